@@ -1,0 +1,211 @@
+"""The ``lvscarseg`` command line (contract: ../shared/CONTRACT.md).
+
+Exit codes: 0 success; 2 bad input or usage (one line on stderr naming the file and the
+problem, no output written); 1 unexpected internal error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import List, Optional
+
+from . import __version__
+from .errors import InputError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's default prints the whole usage; keep one clear line
+        self.exit(2, f"lvscarseg: error: {message} (see: {self.prog} --help)\n")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="lvscarseg", description="LV myocardium and scar segmentation for LGE cardiac MRI.")
+    p.add_argument("--version", action="version", version=f"LVScarSeg {__version__}")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    s = sub.add_parser("segment", help="segment myocardium and scar; write a .seg.nrrd or labelmap")
+    s.add_argument("image", metavar="IMAGE", help="3D LGE volume: .nrrd .nhdr .nii .nii.gz .mha .mhd or a DICOM folder")
+    s.add_argument("-o", "--output", required=True, metavar="OUT", help="output .seg.nrrd (or .nrrd/.nii/.nii.gz/.mha labelmap)")
+    s.add_argument("--myocardium", metavar="MASK", help="LV myocardium: binary or coded labelmap, or .seg.nrrd")
+    s.add_argument("--myocardium-method", metavar="NAME", help="myocardium model to run when no mask is given")
+    s.add_argument("--scar-method", metavar="NAME", help="scar method (lvscarseg methods); default: the best one")
+    s.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="method parameter (repeatable)")
+    s.add_argument("--seed", action="append", default=[], metavar="R,A,S", help="seed point in RAS mm (repeatable)")
+    s.add_argument("--remote", metavar="MASK", help="remote (healthy) myocardium mask for n-SD")
+    s.add_argument("--report", metavar="REPORT.json", help="write the report JSON here")
+    s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="for deep-learning methods")
+
+    m = sub.add_parser("measure", help="measure an existing (e.g. edited) segmentation")
+    m.add_argument("image", metavar="IMAGE")
+    m.add_argument("segmentation", metavar="SEGMENTATION")
+    m.add_argument("--report", metavar="REPORT.json", help="write the report here (default: print it)")
+
+    e = sub.add_parser("evaluate", help="compare a segmentation with a reference (Dice, HD, HD95, ASSD, AVD)")
+    e.add_argument("prediction", metavar="PREDICTION")
+    e.add_argument("reference", metavar="REFERENCE")
+    e.add_argument("--json", action="store_true", help="print JSON")
+
+    me = sub.add_parser("methods", help="list the methods and their parameters")
+    me.add_argument("--json", action="store_true")
+
+    ph = sub.add_parser("phantom", help="write synthetic LGE phantom cases with ground truth")
+    ph.add_argument("out_dir", metavar="OUT_DIR")
+    ph.add_argument("--cases", type=int, default=4, metavar="N")
+    ph.add_argument("--seed", type=int, default=0, metavar="S")
+    ph.add_argument("--protocol", default="mixed", help="mixed, or one of: 3d-highres, 3d-iso, 2d-stack, large-fov")
+
+    mo = sub.add_parser("models", help="list model files and whether they match their SHA-256")
+    mo.add_argument("--json", action="store_true")
+
+    d = sub.add_parser("demo", help="make a phantom case, segment it and print the measurements")
+    d.add_argument("out_dir", nargs="?", default="lvscarseg-demo", metavar="OUT_DIR")
+    return p
+
+
+def _cmd_segment(a, progress) -> int:
+    from .pipeline import segment
+    from .report import summary_text
+
+    report = segment(a.image, a.output, myocardium=a.myocardium, myocardium_method=a.myocardium_method,
+                     scar_method=a.scar_method, params=a.param, seeds_ras=a.seed, remote=a.remote,
+                     report_path=a.report, device=a.device, progress=progress)
+    progress.done("segmentation written")
+    print(summary_text(report))
+    print(f"segmentation: {report['output']}")
+    if a.report:
+        print(f"report: {os.path.abspath(a.report)}")
+    return 0
+
+
+def _cmd_measure(a, progress) -> int:
+    from .pipeline import measure
+    from .report import summary_text, to_json
+
+    report = measure(a.image, a.segmentation, a.report)
+    if a.report:
+        print(summary_text(report))
+        print(f"report: {os.path.abspath(a.report)}")
+    else:
+        sys.stdout.write(to_json(report))
+    return 0
+
+
+def _fmt(v, spec=".3f"):
+    return "n/a" if v is None else format(v, spec)
+
+
+def _cmd_evaluate(a, progress) -> int:
+    from .pipeline import evaluate
+    from .report import to_json
+
+    result = evaluate(a.prediction, a.reference)
+    if a.json:
+        sys.stdout.write(to_json(result))
+        return 0
+    print(f"{'structure':<11} {'Dice':>6} {'HD mm':>7} {'HD95 mm':>8} {'ASSD mm':>8} {'AVD mL':>7}")
+    for name, m in result.items():
+        if name == "warnings":
+            continue
+        print(f"{name:<11} {_fmt(m['dice']):>6} {_fmt(m['hd_mm'], '.2f'):>7} {_fmt(m['hd95_mm'], '.2f'):>8} "
+              f"{_fmt(m['assd_mm'], '.2f'):>8} {_fmt(m['avd_ml'], '.2f'):>7}")
+    for w in result["warnings"]:
+        print(f"warning: {w}")
+    return 0
+
+
+def _cmd_methods(a, progress) -> int:
+    from .methods import registry
+
+    defaults = {t: registry.default_method(t) for t in ("myocardium", "scar")}
+    items = registry.methods()
+    if a.json:
+        print(json.dumps([m.to_json(default=(defaults.get(m.target) == m.name)) for m in items], indent=2))
+        return 0
+    for target in ("myocardium", "scar"):
+        chosen = [m for m in items if m.target == target]
+        print(f"{target} methods (default: {defaults.get(target) or 'none installed'}):")
+        for m in chosen:
+            print(f"  {m.name:<16} {m.summary}")
+            for p in m.params:
+                rng = f" [{p.min:g}..{p.max:g}]" if p.min is not None and p.max is not None else ""
+                ch = f" {{{', '.join(p.choices)}}}" if p.choices else ""
+                print(f"      {p.name}={p.default}{rng}{ch}  {p.help}")
+        if not chosen:
+            print("  (none yet)")
+    return 0
+
+
+def _cmd_phantom(a, progress) -> int:
+    from .phantom.cases import PROTOCOLS, write_cases
+
+    if a.cases < 1:
+        raise InputError(f"--cases {a.cases}: must be at least 1")
+    if a.protocol != "mixed" and a.protocol not in PROTOCOLS:
+        raise InputError(f"--protocol {a.protocol}: choose mixed or one of {', '.join(PROTOCOLS)}")
+    manifest = write_cases(a.out_dir, a.cases, a.seed, protocol=a.protocol, progress=progress)
+    progress.done(f"{len(manifest['cases'])} phantom case(s) written")
+    for c in manifest["cases"]:
+        print(f"{c['image']}  {c['protocol']:<10} scar {c['truth']['scar_ml']:.1f} mL "
+              f"({c['truth']['scar_percent']:.1f} %)  CNR {c['cnr']:.1f}")
+    print(f"manifest: {os.path.join(a.out_dir, 'phantom.json')}")
+    return 0
+
+
+def _cmd_models(a, progress) -> int:
+    from .models import list_models, models_dir
+
+    items = list_models()
+    if a.json:
+        print(json.dumps(items, indent=2))
+        return 0
+    print(f"model directory: {models_dir()}")
+    for m in items:
+        print(f"  {m['name']:<24} {'ok' if m['verified'] else 'SHA-256 MISMATCH'}  {m['license']}  {m['path']}")
+    if not items:
+        print("  (no models installed yet: deep-learning methods are not available in this version)")
+    return 0
+
+
+def _cmd_demo(a, progress) -> int:
+    from .demo import run_demo
+
+    return run_demo(a.out_dir, progress)
+
+
+_COMMANDS = {"segment": _cmd_segment, "measure": _cmd_measure, "evaluate": _cmd_evaluate,
+             "methods": _cmd_methods, "phantom": _cmd_phantom, "models": _cmd_models, "demo": _cmd_demo}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    from .progress import Progress
+
+    progress = Progress(enabled=not args.quiet)
+    try:
+        return _COMMANDS[args.command](args, progress)
+    except InputError as exc:
+        sys.stderr.write(f"lvscarseg: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("lvscarseg: interrupted\n")
+        return 130
+    except MemoryError:
+        sys.stderr.write("lvscarseg: error: out of memory\n")
+        return 1
+    except Exception as exc:  # an engine bug: say so, and show the traceback on request
+        if os.environ.get("LVSCARSEG_DEBUG"):
+            raise
+        sys.stderr.write(f"lvscarseg: internal error: {type(exc).__name__}: {exc} "
+                         "(set LVSCARSEG_DEBUG=1 for the traceback; please report it)\n")
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Segmentation methods. Each is declared once in :mod:`.registry`; its code is imported only when it runs."""

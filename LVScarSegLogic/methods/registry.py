@@ -1,0 +1,180 @@
+"""The method registry: every method and its typed parameters, declared once.
+
+The registry feeds ``lvscarseg methods --json``, command-line parsing and validation of
+``--param KEY=VALUE``, the Slicer module's generated parameter widgets and the docs.
+A method's implementation is named as ``"module:function"`` and imported only when the
+method runs, so listing methods stays cheap (no scipy, no torch).
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from ..errors import InputError
+
+_TYPES = ("int", "float", "bool", "choice")
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str  # one of _TYPES
+    default: Any
+    help: str
+    min: Optional[float] = None
+    max: Optional[float] = None
+    choices: Optional[Tuple[str, ...]] = None
+
+    def __post_init__(self):
+        if self.type not in _TYPES:
+            raise ValueError(f"parameter {self.name}: unknown type {self.type}")
+
+    def parse(self, text: str, method: str):
+        """Convert and validate a command-line value; InputError names the method and the range."""
+        where = f"--param {self.name}={text} ({method})"
+        try:
+            if self.type == "int":
+                value = int(text)
+            elif self.type == "float":
+                value = float(text)
+                if value != value or value in (float("inf"), float("-inf")):
+                    raise ValueError
+            elif self.type == "bool":
+                lowered = str(text).strip().lower()
+                if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                    raise ValueError
+                value = lowered in ("1", "true", "yes", "on")
+            else:
+                value = str(text)
+        except ValueError:
+            raise InputError(f"{where}: expected {self.type}") from None
+        return self.validate(value, where)
+
+    def validate(self, value, where: str):
+        if self.choices is not None and value not in self.choices:
+            raise InputError(f"{where}: choose one of {', '.join(self.choices)}")
+        if self.min is not None and value < self.min:
+            raise InputError(f"{where}: below the minimum {self.min:g}")
+        if self.max is not None and value > self.max:
+            raise InputError(f"{where}: above the maximum {self.max:g}")
+        return value
+
+    def to_json(self) -> dict:
+        out = {"name": self.name, "type": self.type, "default": self.default, "help": self.help}
+        if self.min is not None:
+            out["min"] = self.min
+        if self.max is not None:
+            out["max"] = self.max
+        if self.choices is not None:
+            out["choices"] = list(self.choices)
+        return out
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    target: str  # "scar" or "myocardium"
+    family: str  # "threshold", "clustering", "graph", "classifier", "deep-learning", ...
+    summary: str
+    entry: str  # "module:function", relative to LVScarSegLogic.methods
+    params: Tuple[Param, ...] = ()
+    needs: Tuple[str, ...] = ()  # what the method needs besides the image: "myocardium", "torch", ...
+    optional_inputs: Tuple[str, ...] = ()  # inputs it uses when given: "seeds", "remote"
+    reference: str = ""
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def defaults(self) -> Dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def function(self) -> Callable:
+        module_name, func_name = self.entry.split(":")
+        module = importlib.import_module(f"{__package__}.{module_name}")
+        return getattr(module, func_name)
+
+    def to_json(self, default: bool = False) -> dict:
+        return {
+            "name": self.name, "target": self.target, "family": self.family, "summary": self.summary,
+            "params": [p.to_json() for p in self.params], "needs": list(self.needs),
+            "optional_inputs": list(self.optional_inputs), "default": default, "reference": self.reference,
+        }
+
+
+_METHODS: Dict[str, Method] = {}
+_DEFAULTS: Dict[str, str] = {}
+
+
+def register(method: Method, default: bool = False) -> Method:
+    key = f"{method.target}:{method.name}"
+    if key in _METHODS:
+        raise ValueError(f"method {key} registered twice")
+    _METHODS[key] = method
+    if default:
+        _DEFAULTS[method.target] = method.name
+    return method
+
+
+def methods(target: Optional[str] = None) -> List[Method]:
+    _load_declarations()
+    return [m for m in _METHODS.values() if target is None or m.target == target]
+
+
+def get(name: str, target: str) -> Method:
+    _load_declarations()
+    key = f"{target}:{name}"
+    if key not in _METHODS:
+        known = ", ".join(m.name for m in methods(target)) or "none installed yet"
+        raise InputError(f"unknown {target} method '{name}' (available: {known})")
+    return _METHODS[key]
+
+
+def default_method(target: str) -> Optional[str]:
+    _load_declarations()
+    return _DEFAULTS.get(target)
+
+
+def resolve_params(selected: Sequence[Method], pairs: Sequence[str]) -> Dict[str, Dict[str, Any]]:
+    """Parse ``KEY=VALUE`` strings for the selected methods.
+
+    ``KEY`` is a parameter name, or ``METHOD.NAME`` when several selected methods share a name.
+    Returns {method name: {param: value}} with defaults filled in.
+    """
+    values = {m.name: m.defaults() for m in selected}
+    for pair in pairs:
+        if "=" not in pair:
+            raise InputError(f"--param {pair}: expected KEY=VALUE")
+        key, text = pair.split("=", 1)
+        key = key.strip()
+        owners = [m for m in selected if key.startswith(m.name + ".")]
+        if owners:
+            method, name = owners[0], key[len(owners[0].name) + 1:]
+        else:
+            name = key
+            candidates = [m for m in selected if any(p.name == name for p in m.params)]
+            if not candidates:
+                known = ", ".join(f"{m.name}: {', '.join(p.name for p in m.params) or '-'}" for m in selected)
+                raise InputError(f"--param {pair}: unknown parameter '{name}' (parameters of the chosen methods: {known})")
+            if len(candidates) > 1:
+                raise InputError(f"--param {pair}: '{name}' is ambiguous; write METHOD.{name}")
+            method = candidates[0]
+        try:
+            param = method.param(name)
+        except KeyError:
+            raise InputError(f"--param {pair}: method {method.name} has no parameter '{name}'") from None
+        values[method.name][name] = param.parse(text, method.name)
+    return values
+
+
+_loaded = False
+
+
+def _load_declarations() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        importlib.import_module(f"{__package__}.declarations")

@@ -1,0 +1,181 @@
+"""The engine's jobs, as plain functions: segment, measure, evaluate.
+
+Each job validates everything and computes everything before it writes anything; outputs are
+written atomically. Bad input raises InputError (exit 2).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import labels as L
+from .errors import InputError
+from .files import LABELMAP_OUTPUT_EXTENSIONS, atomic_output, check_output_path, extension, sha256_of
+from .geometry import Grid
+from .methods import registry
+from .methods.base import ScarInput
+from .report import build_report, write_report
+from .segio import read_label_codes, read_labels_native, write_segmentation_unsafe
+from .volume import Volume, read_volume
+
+OUTPUT_EXTENSIONS = (".seg.nrrd",) + LABELMAP_OUTPUT_EXTENSIONS
+
+
+def parse_ras(text: str) -> Tuple[float, float, float]:
+    try:
+        values = [float(v) for v in text.replace(" ", "").split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 3 or not all(np.isfinite(values)):
+        raise InputError(f"--seed {text}: expected R,A,S in millimetres, e.g. --seed 12.5,-30,8")
+    return values[0], values[1], values[2]
+
+
+def load_image(path) -> Volume:
+    vol = read_volume(path, role="image")
+    if vol.array.dtype.kind not in "iufb":
+        raise InputError(f"{path}: unsupported pixel type {vol.array.dtype}")
+    if vol.array.dtype.kind == "f" and not np.all(np.isfinite(vol.array)):
+        raise InputError(f"{path}: the image holds NaN or infinite values")
+    return vol
+
+
+def check_outputs(outputs: Sequence[Optional[str]], inputs: Sequence[Optional[str]]) -> None:
+    named = [o for o in outputs if o]
+    for out in named:
+        check_output_path(out, inputs)
+    if len({str(Path(o).resolve()) for o in named}) < len(named):
+        raise InputError(f"{named[0]}: the same path is given for two outputs")
+
+
+def segment(image: str, output: str, myocardium: Optional[str] = None, myocardium_method: Optional[str] = None,
+            scar_method: Optional[str] = None, params: Sequence[str] = (), seeds_ras: Sequence[str] = (),
+            remote: Optional[str] = None, report_path: Optional[str] = None, device: str = "auto",
+            progress: Callable[[float, str], None] = lambda f, m: None) -> Dict[str, object]:
+    """Segment myocardium (given or predicted) and scar; write OUT (and the report); return the report."""
+    t0 = time.perf_counter()
+    timing: Dict[str, float] = {}
+    warnings: List[str] = []
+    if extension(output) not in OUTPUT_EXTENSIONS:
+        raise InputError(f"{output}: output must end in {', '.join(OUTPUT_EXTENSIONS)}")
+    if report_path and extension(report_path) != ".json":
+        raise InputError(f"{report_path}: the report must be a .json file")
+    check_outputs([output, report_path], [image, myocardium, remote])
+
+    # Resolve methods and parameters before reading any voxel: a typo fails in milliseconds.
+    scar = registry.get(scar_method or registry.default_method("scar"), "scar")
+    selected = [scar]
+    myo_method = None
+    if myocardium is None:
+        name = myocardium_method or registry.default_method("myocardium")
+        if name is None:
+            raise InputError("no myocardium given and no myocardium model is installed in this version; "
+                             "pass --myocardium MASK (a labelmap or .seg.nrrd of the LV wall)")
+        myo_method = registry.get(name, "myocardium")
+        selected.insert(0, myo_method)
+    elif myocardium_method:
+        raise InputError("give either --myocardium or --myocardium-method, not both")
+    values = registry.resolve_params(selected, params)
+    seeds = [parse_ras(s) for s in seeds_ras]
+    if seeds and "seeds" not in scar.optional_inputs:
+        warnings.append(f"scar method {scar.name} does not use seed points; --seed ignored")
+    if remote and "remote" not in scar.optional_inputs:
+        warnings.append(f"scar method {scar.name} does not use a remote mask; --remote ignored")
+
+    progress(0.02, "reading image")
+    vol = load_image(image)
+    grid = vol.grid
+    timing["read_image"] = time.perf_counter() - t0
+    if min(grid.shape) == 1:
+        warnings.append("the image has a single slice; 3D measurements are per that slice only")
+
+    t = time.perf_counter()
+    extra_inputs: Dict[str, object] = {}
+    if myocardium is not None:
+        codes_in, notes = read_label_codes(myocardium, grid, role="myocardium mask")
+        warnings.extend(notes)
+        wall = L.lv_myocardium(codes_in)
+        if not wall.any():
+            raise InputError(f"{myocardium}: the mask has no LV myocardium (codes 2-5 or a binary mask)")
+        extra_inputs["myocardium"] = {"path": str(Path(myocardium).resolve()), "sha256": sha256_of(myocardium)}
+        myo_record = {"name": "given", "params": {}, "source": str(Path(myocardium).resolve())}
+    else:  # pragma: no cover - no myocardium model is registered yet
+        fn = myo_method.function()
+        codes_in = fn(vol.array, grid, device=device, progress=progress, **values[myo_method.name])
+        wall = L.lv_myocardium(codes_in)
+        myo_record = {"name": myo_method.name, "params": values[myo_method.name]}
+    timing["myocardium"] = time.perf_counter() - t
+
+    remote_mask = None
+    if remote:
+        remote_codes, notes = read_label_codes(remote, grid, role="remote mask")
+        warnings.extend(notes)
+        remote_mask = remote_codes > 0
+        extra_inputs["remote"] = {"path": str(Path(remote).resolve()), "sha256": sha256_of(remote)}
+    seed_idx = []
+    for ras in seeds:
+        kji = grid.ras_to_kji_index(ras)
+        if not grid.contains_kji(kji):
+            raise InputError(f"--seed {ras[0]:g},{ras[1]:g},{ras[2]:g}: the point lies outside the image")
+        seed_idx.append(kji)
+
+    t = time.perf_counter()
+    progress(0.1, f"scar: {scar.name}")
+    result = scar.function()(ScarInput(image=vol.array.astype(np.float32, copy=False), myocardium=wall, grid=grid,
+                                       seeds=seed_idx, remote=remote_mask, progress=progress),
+                             **values[scar.name])
+    timing["scar"] = time.perf_counter() - t
+    warnings.extend(result.warnings)
+
+    codes = np.where(codes_in == L.BLOODPOOL, L.BLOODPOOL, L.BACKGROUND).astype(np.uint8)
+    codes[wall] = L.MYOCARDIUM
+    for mask, code in ((result.grayzone, L.GRAYZONE), (result.scar, L.SCAR), (result.mvo, L.MVO)):
+        if mask is not None:
+            codes[mask & wall] = code
+
+    methods = {"myocardium": myo_record,
+               "scar": {"name": scar.name, "params": values[scar.name], "details": result.info}}
+    progress(0.9, "writing outputs")
+    t = time.perf_counter()
+    # Both outputs go to temporary files first; the report is renamed just before the
+    # segmentation, so a failure at any point leaves neither.
+    with atomic_output(output) as seg_tmp:
+        write_segmentation_unsafe(seg_tmp, codes, grid)
+        timing["write"] = time.perf_counter() - t
+        timing["total"] = time.perf_counter() - t0
+        report = build_report(image, grid, codes, methods, warnings, timing, extra_inputs, output=output)
+        if report_path:
+            write_report(report_path, report)
+    return report
+
+
+def measure(image: str, segmentation: str, report_path: Optional[str] = None) -> Dict[str, object]:
+    """Measure an existing segmentation (e.g. after manual edits) on the image's grid."""
+    t0 = time.perf_counter()
+    if report_path and extension(report_path) != ".json":
+        raise InputError(f"{report_path}: the report must be a .json file")
+    check_outputs([report_path], [image, segmentation])
+    vol = load_image(image)
+    codes, warnings = read_label_codes(segmentation, vol.grid, role="segmentation")
+    methods = {"myocardium": {"name": "given", "params": {}}, "scar": {"name": "given", "params": {}},
+               "segmentation": {"path": str(Path(segmentation).resolve()), "sha256": sha256_of(segmentation)}}
+    report = build_report(image, vol.grid, codes, methods, warnings, {"total": time.perf_counter() - t0})
+    if report_path:
+        write_report(report_path, report)
+    return report
+
+
+def evaluate(prediction: str, reference: str) -> Dict[str, object]:
+    """Dice, HD, HD95, ASSD and AVD per structure, on the reference's grid."""
+    from .metrics import evaluate_codes
+
+    if not Path(reference).exists():
+        raise InputError(f"{reference}: file not found")
+    ref_codes, grid = read_labels_native(reference)
+    pred_codes, warnings = read_label_codes(prediction, grid, role="prediction", allow_empty=True)
+    result: Dict[str, object] = dict(evaluate_codes(pred_codes, ref_codes, grid.spacing))
+    result["warnings"] = warnings
+    return result

@@ -1,0 +1,77 @@
+"""The report JSON (contract keys) and its one-screen text summary."""
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from . import __version__
+from .files import sha256_of, write_text_atomic
+from .geometry import Grid
+from .measure import volumes
+
+
+def input_record(path, grid: Grid) -> Dict[str, object]:
+    return {
+        "path": str(Path(path).resolve()),
+        "sha256": sha256_of(path),
+        "size": list(grid.size_ijk),
+        "spacing_mm": list(grid.spacing),
+        "origin_lps_mm": list(grid.origin),
+        "direction_lps": [list(r) for r in grid.direction],
+    }
+
+
+def build_report(image_path, grid: Grid, codes: np.ndarray, methods: Dict[str, object],
+                 warnings: List[str], timing: Dict[str, float], extra_inputs: Optional[Dict[str, object]] = None,
+                 output: Optional[str] = None) -> Dict[str, object]:
+    report: Dict[str, object] = {
+        "software": {"name": "LVScarSeg", "version": __version__, "python": platform.python_version()},
+        "input": input_record(image_path, grid),
+    }
+    if extra_inputs:
+        report["inputs"] = extra_inputs
+    report["methods"] = methods
+    report.update(volumes(codes, grid))
+    if not any("AHA" in w for w in warnings):
+        warnings = warnings + ["AHA 17-segment analysis is not available yet in this version; aha_segments is empty"]
+    report["aha_segments"] = []
+    report["warnings"] = list(dict.fromkeys(warnings))  # keep order, drop repeats
+    report["timing_s"] = {k: round(v, 4) for k, v in timing.items()}
+    if output:
+        report["output"] = str(Path(output).resolve())
+    return report
+
+
+def _default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def to_json(report: Dict[str, object]) -> str:
+    return json.dumps(report, indent=2, default=_default) + "\n"
+
+
+def write_report(path, report: Dict[str, object]) -> None:
+    write_text_atomic(path, to_json(report))
+
+
+def summary_text(report: Dict[str, object]) -> str:
+    v = report["volumes_ml"]
+    lines = [
+        f"LV myocardium  {v['lv_myocardium']:8.1f} mL   {report['lv_mass_g']:7.1f} g",
+        f"Scar (infarct) {v['scar']:8.1f} mL   {report['scar_mass_g']:7.1f} g   {report['scar_percent']:5.1f} % of LV myocardium",
+    ]
+    if v.get("mvo"):
+        lines.append(f"  of which MVO {v['mvo']:8.1f} mL")
+    if v.get("grayzone"):
+        lines.append(f"Gray zone      {v['grayzone']:8.1f} mL   {report['grayzone_percent']:5.1f} %")
+    for w in report.get("warnings", []):
+        lines.append(f"warning: {w}")
+    return "\n".join(lines)
