@@ -5,6 +5,9 @@ Reading keeps the full IJK-to-physical transform (oblique directions, anisotropi
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -62,6 +65,63 @@ def _read_dicom_folder(folder: Path):
     return reader.Execute()
 
 
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Silence C++ libraries that print straight to file descriptor 2 (MetaIO, GDCM), so that
+    a bad file yields only our one-line message."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable stderr: nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _itk_reason(exc: Exception) -> str:
+    text = str(exc)
+    if "Unable to determine ImageIO" in text:
+        return "unknown or unsupported file format"
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("Reason:")]
+    last = re.sub(r"^(\[\w+\]\s*|ITK ERROR:\s*\S+:\s*|sitk::ERROR:\s*)+", "", lines[-1] if lines else "")
+    return f"corrupt or truncated file: {last[:160]}" if last else "corrupt or truncated file"
+
+
+def _check_nifti_complete(p: Path) -> None:
+    """ITK fills a truncated .nii.gz with zeros without complaint; check the data length here."""
+    import gzip
+    import struct
+
+    opener = gzip.open if extension(p) == ".nii.gz" else open
+    try:
+        with opener(p, "rb") as fh:
+            header = fh.read(352)
+            if len(header) < 348:
+                raise InputError(f"{p}: truncated NIfTI header")
+            endian = "<" if struct.unpack("<i", header[:4])[0] in (348, 540) else ">"
+            if struct.unpack(endian + "i", header[:4])[0] == 540:  # NIfTI-2: ITK checks it
+                return
+            dims = struct.unpack(endian + "8h", header[40:56])
+            bitpix = struct.unpack(endian + "h", header[72:74])[0]
+            vox_offset = int(struct.unpack(endian + "f", header[108:112])[0])
+            expected = vox_offset + int(np.prod([max(d, 1) for d in dims[1:dims[0] + 1]])) * bitpix // 8
+            if opener is open:
+                size = p.stat().st_size
+            else:
+                size = len(header)
+                for block in iter(lambda: fh.read(1 << 22), b""):
+                    size += len(block)
+    except (OSError, EOFError, struct.error) as exc:
+        raise InputError(f"{p}: corrupt or truncated file ({exc.__class__.__name__}: {exc})") from None
+    if size < expected:
+        raise InputError(f"{p}: truncated file ({size} of {expected} bytes)")
+
+
 def read_image(path):
     """Read any supported image (file or DICOM folder) as a SimpleITK image, with one-line errors."""
     sitk = _sitk()
@@ -69,18 +129,18 @@ def read_image(path):
     if not p.exists():
         raise InputError(f"{p}: file not found")
     try:
-        if p.is_dir():
-            return _read_dicom_folder(p)
-        if p.stat().st_size == 0:
-            raise InputError(f"{p}: file is empty")
-        return sitk.ReadImage(str(p))
+        with _quiet_native_stderr():
+            if p.is_dir():
+                return _read_dicom_folder(p)
+            if p.stat().st_size == 0:
+                raise InputError(f"{p}: file is empty")
+            if extension(p) in (".nii", ".nii.gz"):
+                _check_nifti_complete(p)
+            return sitk.ReadImage(str(p))
     except InputError:
         raise
     except RuntimeError as exc:
-        # ITK's messages are many lines long; keep the gist on one line.
-        detail = " ".join(str(exc).split())
-        detail = detail.split("Description:")[-1].strip()[:200]
-        raise InputError(f"{p}: not a readable image ({detail or 'unknown format'})") from None
+        raise InputError(f"{p}: not a readable image ({_itk_reason(exc)})") from None
 
 
 def read_volume(path, role: str = "image") -> Volume:
@@ -114,21 +174,16 @@ def read_volume(path, role: str = "image") -> Volume:
     return Volume(array=array, grid=grid, path=str(p))
 
 
+SINGLE_FILE_FORMATS = (".nrrd", ".nii", ".nii.gz", ".mha")
+
+
 def write_volume(path, array: np.ndarray, grid: Grid, compress: bool = True) -> None:
-    """Write a volume atomically on ``grid`` (format from the extension: .nrrd, .nii(.gz), .mha, .mhd)."""
+    """Write a volume atomically on ``grid`` as .nrrd, .nii, .nii.gz or .mha (single-file formats,
+    so that one rename puts the whole file in place)."""
     sitk = _sitk()
     img = image_from_array(array, grid)
     ext = extension(path)
-    if ext == ".mhd":
-        # An .mhd has a companion .raw file; rename both into place.
-        dest = Path(path)
-        with atomic_output(dest) as tmp:
-            sitk.WriteImage(img, str(tmp), False)
-            raw_tmp = tmp.with_suffix(".raw")
-            raw_dest = dest.with_suffix(".raw")
-            text = tmp.read_text().replace(f"ElementDataFile = {raw_tmp.name}", f"ElementDataFile = {raw_dest.name}")
-            tmp.write_text(text)
-            raw_tmp.replace(raw_dest)
-        return
+    if ext not in SINGLE_FILE_FORMATS:
+        raise InputError(f"{path}: write .nrrd, .nii, .nii.gz or .mha")
     with atomic_output(path) as tmp:
         sitk.WriteImage(img, str(tmp), compress and ext != ".nii")
