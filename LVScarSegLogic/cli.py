@@ -179,9 +179,26 @@ _COMMANDS = {"segment": _cmd_segment, "measure": _cmd_measure, "evaluate": _cmd_
              "methods": _cmd_methods, "phantom": _cmd_phantom, "models": _cmd_models, "demo": _cmd_demo}
 
 
+_POINT_OPTIONS = ("--seed",)
+
+
+def _join_point_values(argv: List[str]) -> List[str]:
+    """``--seed -12,30,5`` would read as an unknown option: join coordinates to their option."""
+    out: List[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in _POINT_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-") and "," in argv[i + 1]:
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = _build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_point_values(list(sys.argv[1:] if argv is None else argv)))
     if not args.command:
         parser.print_help()
         return 2

@@ -1,0 +1,37 @@
+# LVScarSeg: `make demo` and `make test` set everything up on a fresh machine (Python 3.9+).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# Slicer 5.8 ships Python 3.9: the engine is also tested there when a python3.9 exists.
+PY39 ?= $(shell PYENV_VERSION=3.9.18 command -v python3.9 >/dev/null 2>&1 && echo python3.9)
+VENV39 ?= .venv39
+
+.PHONY: demo test test-py39 bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/lvscarseg demo demo_output
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q Testing
+	$(MAKE) --no-print-directory test-py39
+
+test-py39:
+ifeq ($(PY39),)
+	@echo "test-py39: no python3.9 on this machine; the engine's Python 3.9 check was not run"
+else
+	PYENV_VERSION=3.9.18 $(PY39) -m venv $(VENV39)
+	$(VENV39)/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	$(VENV39)/bin/python -m pytest -q -p no:cacheprovider Testing -k "not large_field and not 2d_stack"
+endif
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/speed.py
+
+clean:
+	rm -rf $(VENV) $(VENV39) demo_output .pytest_cache

@@ -1,0 +1,239 @@
+"""The lvscarseg command line, end to end, as the contract describes it."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import slicerio
+
+from LVScarSegLogic import labels as L
+from LVScarSegLogic.files import sha256_of
+from LVScarSegLogic.geometry import lps_to_ras_points
+from LVScarSegLogic.volume import read_volume, write_volume
+from conftest import ROOT, run_cli
+
+REPORT_KEYS = {"software", "input", "methods", "volumes_ml", "lv_mass_g", "scar_mass_g", "scar_percent",
+               "grayzone_percent", "aha_segments", "warnings", "timing_s"}
+
+
+def test_segment_writes_a_seg_nrrd_on_the_image_grid_and_a_contract_report(lowres_case, tmp_path):
+    out, rep = tmp_path / "out.seg.nrrd", tmp_path / "report.json"
+    r = run_cli("--quiet", "segment", lowres_case["image"], "--myocardium", lowres_case["label"], "-o", out,
+                "--report", rep)
+    assert r.code == 0, r.err
+    assert "Scar (infarct)" in r.out and str(out) in r.out
+    seg = slicerio.read_segmentation(str(out))
+    np.testing.assert_allclose(seg["ijkToLPS"], lowres_case["grid"].ijk_to_lps, atol=1e-9, rtol=0)
+    assert seg["voxels"].shape == lowres_case["grid"].size_ijk
+    report = json.loads(rep.read_text())
+    assert REPORT_KEYS <= set(report)
+    assert report["input"]["sha256"] == sha256_of(lowres_case["image"])
+    assert report["input"]["size"] == list(lowres_case["grid"].size_ijk)
+    assert report["methods"]["scar"]["name"] == "fwhm" and report["methods"]["myocardium"]["name"] == "given"
+    v = report["volumes_ml"]
+    assert report["scar_percent"] == pytest.approx(100 * v["scar"] / v["lv_myocardium"])
+    assert report["lv_mass_g"] == pytest.approx(1.05 * v["lv_myocardium"])
+    truth_lv = np.isin(lowres_case["codes"], L.LV_MYOCARDIUM_CODES).sum() * lowres_case["grid"].voxel_volume_ml
+    assert v["lv_myocardium"] == pytest.approx(truth_lv)
+    assert v["bloodpool"] > 0  # the coded input's blood pool is carried over
+    assert set(report["timing_s"]) >= {"read_image", "scar", "write", "total"}
+
+
+def test_measure_reproduces_the_true_volumes_exactly(lowres_case, tmp_path):
+    r = run_cli("measure", lowres_case["image"], lowres_case["label"])
+    assert r.code == 0, r.err
+    report = json.loads(r.out)
+    codes, v = lowres_case["codes"], lowres_case["grid"].voxel_volume_ml
+    assert report["volumes_ml"]["scar"] == pytest.approx(np.isin(codes, (3, 4)).sum() * v, rel=1e-12)
+    assert report["volumes_ml"]["mvo"] == pytest.approx((codes == 4).sum() * v, rel=1e-12)
+    assert report["volumes_ml"]["grayzone"] == pytest.approx((codes == 5).sum() * v, rel=1e-12)
+    assert report["scar_percent"] == pytest.approx(lowres_case["meta"]["truth"]["scar_percent"], rel=1e-9)
+
+
+def test_evaluate_reports_every_metric_and_is_perfect_on_itself(lowres_case, tmp_path):
+    r = run_cli("evaluate", lowres_case["label"], lowres_case["label"], "--json")
+    assert r.code == 0, r.err
+    res = json.loads(r.out)
+    for structure in ("myocardium", "scar"):
+        assert set(res[structure]) >= {"dice", "hd_mm", "hd95_mm", "assd_mm", "avd_ml"}
+        assert res[structure]["dice"] == 1.0 and res[structure]["hd_mm"] == 0.0
+    out = tmp_path / "o.seg.nrrd"
+    assert run_cli("--quiet", "segment", lowres_case["image"], "--myocardium", lowres_case["label"], "-o", out,
+                   "--scar-method", "fwhm").code == 0
+    r = run_cli("evaluate", out, lowres_case["label"], "--json")
+    res = json.loads(r.out)
+    assert res["myocardium"]["dice"] > 0.99  # the given myocardium comes back unchanged
+    assert 0.6 < res["scar"]["dice"] < 1.0
+    table = run_cli("evaluate", out, lowres_case["label"])
+    assert table.code == 0 and "HD95" in table.out and "scar" in table.out
+
+
+def test_strm_with_user_remote_mask_and_fwhm_with_ras_seed(lowres_case, tmp_path):
+    codes, grid = lowres_case["codes"], lowres_case["grid"]
+    remote = np.zeros(codes.shape, np.uint8)
+    remote[codes == L.MYOCARDIUM] = 1
+    write_volume(tmp_path / "remote.nrrd", remote, grid)
+    rep = tmp_path / "r.json"
+    r = run_cli("--quiet", "segment", lowres_case["image"], "--myocardium", lowres_case["label"], "-o",
+                tmp_path / "s.nrrd", "--scar-method", "strm", "--param", "n=4", "--remote", tmp_path / "remote.nrrd",
+                "--report", rep)
+    assert r.code == 0, r.err
+    details = json.loads(rep.read_text())["methods"]["scar"]
+    assert details["params"]["n"] == 4.0 and details["details"]["remote_source"] == "user"
+    k, j, i = np.argwhere(codes == L.SCAR)[0]
+    ras = lps_to_ras_points(grid.ijk_to_lps_points([[i, j, k]])[0])
+    r = run_cli("--quiet", "segment", lowres_case["image"], "--myocardium", lowres_case["label"], "-o",
+                tmp_path / "f.seg.nrrd", "--seed", ",".join(f"{v:.3f}" for v in ras), "--report", rep)
+    assert r.code == 0, r.err
+    assert json.loads(rep.read_text())["methods"]["scar"]["details"]["seed_source"] == "user"
+
+
+def _bad_inputs(case, tmp):
+    txt = tmp / "notes.nrrd"
+    txt.write_text("not an image at all\n")
+    cut = tmp / "cut.nii.gz"
+    write_volume(tmp / "whole.nii.gz", read_volume(case["image"]).array, case["grid"])
+    data = (tmp / "whole.nii.gz").read_bytes()
+    cut.write_bytes(data[: len(data) // 3])
+    import SimpleITK as sitk
+
+    sitk.WriteImage(sitk.Image(30, 30, sitk.sitkInt16), str(tmp / "flat.nrrd"))
+    sitk.WriteImage(sitk.Image([10, 10, 10], sitk.sitkVectorFloat32, 3), str(tmp / "rgb.nrrd"))
+    (tmp / "emptydir").mkdir()
+    from LVScarSegLogic.geometry import Grid
+
+    far = Grid.make((4, 4, 4), (1, 1, 1), (900.0, 900.0, 900.0), np.eye(3))
+    write_volume(tmp / "far.nrrd", np.ones(far.shape, np.uint8), far)
+    img, lab = str(case["image"]), str(case["label"])
+    return {
+        "missing image": (["segment", tmp / "nope.nrrd", "--myocardium", lab], "file not found"),
+        "text file posing as image": (["segment", txt, "--myocardium", lab], "not a readable image"),
+        "truncated file": (["segment", cut, "--myocardium", lab], "truncated"),
+        "2D image": (["segment", tmp / "flat.nrrd", "--myocardium", lab], "2D image"),
+        "vector image": (["segment", tmp / "rgb.nrrd", "--myocardium", lab], "components"),
+        "empty folder": (["segment", tmp / "emptydir", "--myocardium", lab], "no DICOM series"),
+        "mask outside image": (["segment", img, "--myocardium", tmp / "far.nrrd"], "does not overlap"),
+        "unknown method": (["segment", img, "--myocardium", lab, "--scar-method", "magic"], "unknown scar method"),
+        "unknown parameter": (["segment", img, "--myocardium", lab, "--param", "k=3"], "unknown parameter"),
+        "parameter out of range": (["segment", img, "--myocardium", lab, "--scar-method", "strm", "--param", "n=12"],
+                                   "maximum"),
+        "no myocardium": (["segment", img], "no myocardium"),
+        "bad seed": (["segment", img, "--myocardium", lab, "--seed", "1,2"], "R,A,S"),
+        "seed outside image": (["segment", img, "--myocardium", lab, "--seed", "5000,0,0"], "outside the image"),
+    }
+
+
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(lowres_case, tmp_path):
+    for name, (args, message) in _bad_inputs(lowres_case, tmp_path).items():
+        out = tmp_path / f"{name.replace(' ', '_')}.seg.nrrd"
+        r = run_cli("--quiet", *args, "-o", out, "--report", tmp_path / "never.json")
+        assert r.code == 2, (name, r.err)
+        lines = r.err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("lvscarseg: error:") and message in lines[0], (name, r.err)
+        assert not out.exists() and not (tmp_path / "never.json").exists(), name
+    assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
+
+
+def test_outputs_onto_inputs_are_refused_and_existing_outputs_survive_failures(lowres_case, tmp_path):
+    img, lab = lowres_case["image"], lowres_case["label"]
+    before = sha256_of(img)
+    for args, message in ((["-o", img], "is an input"), (["-o", lab], "is an input"),
+                          (["-o", tmp_path / "x.seg.nrrd", "--report", img], "must be a .json")):
+        r = run_cli("--quiet", "segment", img, "--myocardium", lab, *args)
+        assert r.code == 2 and message in r.err, r.err
+    r = run_cli("--quiet", "measure", img, lab, "--report", lab)
+    assert r.code == 2
+    assert sha256_of(img) == before
+    existing = tmp_path / "keep.seg.nrrd"
+    existing.write_bytes(b"previous result")
+    r = run_cli("--quiet", "segment", img, "--myocardium", lab, "-o", existing, "--scar-method", "nope")
+    assert r.code == 2 and existing.read_bytes() == b"previous result"
+    r = run_cli("--quiet", "segment", img, "--myocardium", lab, "-o", tmp_path / "o.txt")
+    assert r.code == 2 and "output must end in" in r.err
+
+
+def test_methods_json_lists_typed_parameters_and_defaults():
+    r = run_cli("methods", "--json")
+    assert r.code == 0
+    items = json.loads(r.out)
+    assert {"strm", "fwhm"} <= {m["name"] for m in items}
+    for m in items:
+        assert {"name", "target", "family", "params", "needs"} <= set(m)
+        for p in m["params"]:
+            assert {"name", "type", "default", "help"} <= set(p)
+    assert sum(m["default"] for m in items if m["target"] == "scar") == 1
+    text = run_cli("methods")
+    assert text.code == 0 and "strm" in text.out and "default: fwhm" in text.out
+
+
+def test_models_lists_and_verifies_model_files(tmp_path, monkeypatch):
+    weights = tmp_path / "tiny.safetensors"
+    weights.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
+    (tmp_path / "tiny.json").write_text(json.dumps({
+        "name": "tiny", "file": "tiny.safetensors", "sha256": sha256_of(weights), "license": "BSD-3-Clause",
+        "trained_on": "nothing", "model_card": "tiny.md"}))
+    monkeypatch.setenv("LVSCARSEG_MODELS_DIR", str(tmp_path))
+    listed = json.loads(run_cli("models", "--json").out)
+    assert listed[0]["name"] == "tiny" and listed[0]["verified"] is True
+    assert set(listed[0]) >= {"name", "path", "sha256", "verified", "license", "trained_on", "model_card"}
+    weights.write_bytes(b"tampered")
+    assert json.loads(run_cli("models", "--json").out)[0]["verified"] is False
+    monkeypatch.setenv("LVSCARSEG_MODELS_DIR", str(tmp_path / "absent"))
+    assert run_cli("models").code == 2
+
+
+def test_phantom_command_writes_images_labels_and_manifest(tmp_path):
+    r = run_cli("--quiet", "phantom", tmp_path / "ph", "--cases", "2", "--seed", "4", "--protocol", "3d-lowres")
+    assert r.code == 0, r.err
+    manifest = json.loads((tmp_path / "ph" / "phantom.json").read_text())
+    assert len(manifest["cases"]) == 2
+    for c in manifest["cases"]:
+        img = read_volume(tmp_path / "ph" / c["image"])
+        lab = read_volume(tmp_path / "ph" / c["label"])
+        assert img.grid.same_as(lab.grid) and lab.array.dtype == np.uint8
+        assert c["truth"]["lv_myocardium_ml"] == pytest.approx(
+            np.isin(lab.array, (2, 3, 4, 5)).sum() * lab.grid.voxel_volume_ml)
+    assert run_cli("phantom", tmp_path / "x", "--cases", "0").code == 2
+    assert run_cli("phantom", tmp_path / "x", "--protocol", "mri").code == 2
+
+
+def test_demo_writes_a_segmentation_and_prints_measurements(tmp_path):
+    r = run_cli("--quiet", "demo", tmp_path / "demo")
+    assert r.code == 0, r.err
+    assert "Scar (infarct)" in r.out and "Scar Dice" in r.out
+    assert (tmp_path / "demo" / "phantom_lge.seg.nrrd").exists()
+    assert json.loads((tmp_path / "demo" / "phantom_lge_report.json").read_text())["scar_percent"] > 0
+
+
+def _python(code, **kw):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, **kw)
+
+
+def test_classical_segment_imports_no_torch_monai_slicer_qt_or_vtk(lowres_case, tmp_path):
+    code = (
+        "import sys\n"
+        "from LVScarSegLogic.cli import main\n"
+        f"rc = main(['--quiet', 'segment', r'{lowres_case['image']}', '--myocardium', r'{lowres_case['label']}',"
+        f" '-o', r'{tmp_path / 'o.seg.nrrd'}'])\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'monai', 'slicer', 'qt', 'vtk', 'PySide6'})\n"
+        "print(rc, heavy)\n"
+    )
+    r = _python(code)
+    assert r.stdout.strip().splitlines()[-1] == "0 []", r.stderr
+    r = _python("import sys, LVScarSegLogic; print(sorted(m for m in sys.modules if m.startswith(('numpy', 'SimpleITK', 'scipy'))))")
+    assert r.stdout.strip() == "[]"  # importing the package is free
+
+
+def test_module_entry_point_exit_codes_and_progress_lines(lowres_case, tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    r = subprocess.run([sys.executable, "-m", "LVScarSegLogic", "segment", str(lowres_case["image"]),
+                        "--myocardium", str(lowres_case["label"]), "-o", str(tmp_path / "o.seg.nrrd")],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    progress = [ln for ln in r.stderr.splitlines() if ln.startswith("PROGRESS ")]
+    assert progress and progress[-1].split()[1] == "100"
+    r = subprocess.run([sys.executable, "-m", "LVScarSegLogic", "segment"], capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1

@@ -1,0 +1,94 @@
+"""The synthetic LGE phantom: deterministic, anatomically plausible, with truthful labels."""
+import numpy as np
+import pytest
+
+from LVScarSegLogic import labels as L
+from LVScarSegLogic.phantom.cases import make_case
+
+TERRITORY_SEGMENTS = {"LAD": {1, 2, 7, 8, 13, 14, 17}, "RCA": {3, 4, 9, 10, 15}, "LCx": {5, 6, 11, 12, 16}}
+
+
+def test_same_seed_gives_identical_cases_and_another_index_differs():
+    a = make_case(3, 0, "3d-lowres")
+    b = make_case(3, 0, "3d-lowres")
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert a[2].same_as(b[2])
+    c = make_case(3, 1, "3d-lowres")
+    assert not np.array_equal(a[1], c[1])
+
+
+def test_signal_levels_and_anatomy_are_in_the_published_ranges(lowres_case):
+    image, codes, grid, meta = (lowres_case[k] for k in ("array", "codes", "grid", "meta"))
+    med = {c: float(np.median(image[codes == c])) for c in (1, 2, 3)}
+    assert 0.4 < med[1] / med[3] < 0.95  # blood 0.55-0.8 of scar, blurred by bias and partial volume
+    assert med[2] < 0.3 * med[3]  # nulled remote myocardium
+    truth = meta["truth"]
+    assert 50 < truth["lv_myocardium_ml"] * 1.05 < 220  # LV mass (g)
+    assert 40 < truth["bloodpool_ml"] < 250
+    assert truth["scar_ml"] > 0 and truth["grayzone_ml"] > 0
+    assert set(np.unique(codes)) <= {0, 1, 2, 3, 4, 5}
+
+
+def test_wall_is_thinner_at_the_apex_and_over_transmural_scar():
+    from LVScarSegLogic.phantom.anatomy import Heart, HeartParams, ScarParams
+
+    scar = ScarParams("LAD", 20.0, 0.5, 40.0, 0.3, 1.0, 2.0, 0.0, False)
+    heart = Heart(HeartParams(scars=[scar], seed=1))
+    # Sample a radial ray at the scar centre and on the healthy opposite wall (mid level),
+    # and along the long axis at the apex.
+    def wall_mm(alpha, u):
+        z = -u * heart.p.apex_depth
+        theta = np.deg2rad(90.0 - alpha)
+        r = np.arange(0, 60, 0.05)
+        pts = np.stack([r * np.cos(theta), r * np.sin(theta), np.full_like(r, z)], axis=1)
+        t = heart.tissues(pts)
+        return np.isin(t, (12, 13, 14, 15)).sum() * 0.05
+    z = np.arange(-120, 0, 0.05)
+    apex = heart.tissues(np.stack([np.zeros_like(z), np.zeros_like(z), z], axis=1))
+    apical_wall = np.isin(apex, (12, 13, 14, 15)).sum() * 0.05
+    healthy, scarred = wall_mm(200.0, 0.5), wall_mm(20.0, 0.5)
+    assert 6.0 <= healthy <= 10.5
+    assert scarred < 0.8 * healthy
+    assert apical_wall < 0.75 * healthy
+
+
+def test_scars_land_in_their_coronary_territory():
+    checked = 0
+    for index in range(12):
+        if index % 5 == 4:
+            continue
+        _, _, _, meta = make_case(11, index, "3d-lowres")
+        if len(meta["scars"]) != 1:
+            continue
+        segs = meta["truth"]["aha_segments"]
+        total = sum(s["scar_ml"] for s in segs.values())
+        inside = sum(s["scar_ml"] for k, s in segs.items() if int(k) in TERRITORY_SEGMENTS[meta["scars"][0]["territory"]])
+        assert total > 0 and inside / total >= 0.6, (index, meta["scars"][0])
+        checked += 1
+    assert checked >= 3
+
+
+def test_healthy_case_has_no_scar(healthy_case):
+    assert not np.isin(healthy_case["codes"], L.INFARCT_CODES + (L.GRAYZONE,)).any()
+    assert (healthy_case["codes"] == L.MYOCARDIUM).sum() > 1000
+
+
+def test_2d_stack_is_a_short_axis_stack_with_thick_slices():
+    image, codes, grid, meta = make_case(5, 2, "2d-stack")
+    assert grid.spacing[2] >= 8.0 and grid.spacing[0] == 1.4 and grid.shape[0] == 12
+    long_axis = np.array(meta["heart_axes_lps"][2])
+    normal = grid.direction_matrix[:, 2]
+    assert abs(normal @ long_axis) > np.cos(np.deg2rad(12))
+    assert meta["hard"] is True and meta["cnr"] < 8.0
+    assert (codes == L.MYOCARDIUM).any(axis=(1, 2)).sum() >= 6  # the LV spans most slices
+
+
+def test_large_field_of_view_has_the_heart_as_a_small_part():
+    image, codes, grid, meta = make_case(5, 3, "large-fov")
+    fraction = np.isin(codes, L.LV_MYOCARDIUM_CODES).mean()
+    assert fraction < 0.01
+    assert grid.size_ijk == (256, 256, 200)
+    assert abs(np.linalg.det(grid.direction_matrix) - 1.0) < 1e-9
+    air = image[:, :8, :8].astype(float)  # corners of the field of view: air outside the body
+    assert air.mean() == pytest.approx(np.sqrt(np.pi / 2) * meta["sigma"], rel=0.15)  # Rayleigh mean
