@@ -18,7 +18,7 @@ from .anatomy import (AO_BLOOD, AORTA_DESC, BONE, EPI_FAT, LA_BLOOD, LIVER, LUNG
                       MUSCLE, MVO, N_TISSUES, PAPILLARY, RV_BLOOD, RV_MYO, SCAR, SUBCUT_FAT, GRAYZONE, TERRITORIES,
                       VESSEL_WALL, Heart, HeartParams, ScarParams)
 from .body import BodyParams
-from .imaging import Scene, Signal, aha_scar_ml, render
+from .imaging import Scene, Signal, aha_scar_ml, bias_coefficients, render
 
 # name: (spacing i, j, k in mm, size i, j, k, orientation)
 PROTOCOLS = {
@@ -31,7 +31,7 @@ PROTOCOLS = {
 MIXED_ORDER = ("3d-highres", "3d-iso", "2d-stack", "large-fov")
 
 PARAMETER_RANGES = {
-    "LV endocardial radius (mm)": (20, 27), "base-to-apex depth (mm)": (65, 85),
+    "LV endocardial radius (mm)": (22, 28), "base-to-apex depth (mm)": (70, 90),
     "wall thickness, healthy mid (mm)": (6, 10), "apical wall / mid wall": (0.45, 0.65),
     "wall lost under transmural scar (fraction)": (0.35, 0.5), "RV wall (mm)": (2.5, 4),
     "epicardial fat, mean (mm; +5 in grooves, +6 in AV groove)": (0.5, 2.5), "papillary radius (mm)": (3.5, 6),
@@ -43,7 +43,7 @@ PARAMETER_RANGES = {
     "scar half-width (deg)": (30, 75), "scar half-length (fraction of LV length)": (0.2, 0.5),
     "transmurality at scar centre": (0.25, 1.0), "gray-zone rim (mm)": (1, 3), "patchiness (mm)": (0.3, 2.0),
     "heart axis deviation from typical (deg; 1 case in 6 up to 60)": (0, 20),
-    "stored value of scar signal": (300, 3000),
+    "stored value of scar signal": (300, 3000), "slice misregistration, 2D stacks (mm)": (0, 3),
 }
 
 
@@ -127,17 +127,35 @@ def _grid_direction(rng, orientation: str, heart_axes: np.ndarray) -> np.ndarray
     return _random_rotation(rng, 180.0)
 
 
+def _render_slices(grid: Grid, heart, body, scene, signal, rng, misregistration: float, progress):
+    """Render a 2D stack slice by slice, shifting the anatomy in-plane by up to ``misregistration`` mm."""
+    images, codes, boundary = [], [], 0
+    m = grid.ijk_to_lps
+    for k in range(grid.shape[0]):
+        shift = np.clip(rng.normal(0.0, misregistration / 2.0, 2), -misregistration, misregistration)
+        offset = m[:3, 0] / grid.spacing[0] * shift[0] + m[:3, 1] / grid.spacing[1] * shift[1]
+        moved = Scene(scene.heart_axes, scene.heart_origin + offset, scene.body_centre + offset)
+        origin = grid.ijk_to_lps_points([[0, 0, k]])[0]
+        one = Grid.make((1,) + grid.shape[1:], grid.spacing, origin, grid.direction_matrix)
+        img, lab, info = render(one, heart, body, moved, signal, rng)
+        images.append(img[0])
+        codes.append(lab[0])
+        boundary += info["boundary_voxels"]
+        progress((k + 1) / grid.shape[0] * 0.9, f"phantom: slice {k + 1}/{grid.shape[0]}")
+    return np.stack(images), np.stack(codes), {"boundary_voxels": boundary, "subsamples": info["subsamples"]}
+
+
 def make_case(seed: int, index: int, protocol: str, healthy: Optional[bool] = None, hard: Optional[bool] = None,
               progress=lambda f, m: None):
     """One phantom case: (image array (k, j, i), EMIDEC codes, Grid, metadata dict)."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
     healthy = (index % 5 == 4) if healthy is None else healthy
     hard = (index % 3 == 2) if hard is None else hard
-    depth = _u(rng, (65, 85))
+    depth = _u(rng, (70, 90))
     base_offset = _u(rng, (0.2, 0.4))
     n_scars = 0 if healthy else int(rng.choice([1, 1, 1, 1, 1, 2, 2, 2, 3]))
     hp = HeartParams(
-        a_endo=_u(rng, (20, 27)), c_endo=depth / (1 + base_offset), base_offset=base_offset,
+        a_endo=_u(rng, (22, 28)), c_endo=depth / (1 + base_offset), base_offset=base_offset,
         wall_mm=_u(rng, (6, 10)), apex_ratio=_u(rng, (0.45, 0.65)), scar_thinning=_u(rng, (0.35, 0.5)),
         rv_wall_mm=_u(rng, (2.5, 4)), fat_mm=_u(rng, (0.5, 2.5)),
         papillary_radius_mm=(_u(rng, (3.5, 6)), _u(rng, (3.5, 6))),
@@ -164,10 +182,17 @@ def make_case(seed: int, index: int, protocol: str, healthy: Optional[bool] = No
 
     myo = _u(rng, (0.05, 0.15))
     cnr = _u(rng, (3, 8)) if hard else _u(rng, (10, 30))
-    signal = Signal(intensities=_intensities(rng, myo), sigma=(1.0 - myo) / cnr,
-                    bias_amplitude=_u(rng, (0.1, 0.4)), texture=_u(rng, (0.03, 0.08)),
-                    scale=_u(rng, (300, 3000)))
-    image, codes, info = render(grid, heart, body, scene, signal, rng, progress)
+    bias = _u(rng, (0.1, 0.4))
+    signal = Signal(intensities=_intensities(rng, myo), sigma=(1.0 - myo) / cnr, bias_amplitude=bias,
+                    texture=_u(rng, (0.03, 0.08)), scale=_u(rng, (300, 3000)),
+                    bias_coeffs=bias_coefficients(heart, bias, rng))
+    misregistration = 0.0
+    if protocol == "2d-stack":
+        # Each slice is its own breath-hold: the heart sits a little elsewhere in every slice.
+        misregistration = _u(rng, (0.0, 3.0))
+        image, codes, info = _render_slices(grid, heart, body, scene, signal, rng, misregistration, progress)
+    else:
+        image, codes, info = render(grid, heart, body, scene, signal, rng, progress)
     counts = np.bincount(codes.ravel(), minlength=6)
     v = grid.voxel_volume_ml
     lv = float(counts[2:6].sum() * v)
@@ -175,6 +200,7 @@ def make_case(seed: int, index: int, protocol: str, healthy: Optional[bool] = No
     meta = {
         "protocol": protocol, "seed": seed, "index": index, "healthy": healthy, "hard": hard,
         "cnr": cnr, "sigma": signal.sigma * signal.scale, "scale": signal.scale,
+        "slice_misregistration_mm": misregistration,
         "bias_amplitude": signal.bias_amplitude,
         "spacing_mm": list(grid.spacing), "size": list(grid.size_ijk),
         "heart": {k: (round(v_, 3) if isinstance(v_, float) else v_) for k, v_ in vars(hp).items()

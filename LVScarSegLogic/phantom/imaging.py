@@ -27,7 +27,24 @@ class Signal:
     bias_amplitude: float  # +- fraction over the heart region
     texture: float  # relative SD of smooth intra-tissue variation
     scale: float  # stored value of signal 1.0
+    bias_coeffs: np.ndarray = None  # (6,) log-bias polynomial in heart coordinates / 100 mm
     dtype: str = "int16"
+
+
+def _bias_basis(ph: np.ndarray) -> np.ndarray:
+    q = ph / 100.0
+    return np.stack([q[:, 0], q[:, 1], q[:, 2], q[:, 0] * q[:, 1], q[:, 0] ** 2 - q[:, 2] ** 2, q[:, 1] * q[:, 2]], 1)
+
+
+def bias_coefficients(heart: Heart, amplitude: float, rng: np.random.Generator) -> np.ndarray:
+    """Random smooth log-bias whose values over the heart span exp(+-log((1+a)/(1-a))/2)."""
+    p = heart.p
+    pts = rng.uniform([-p.a_endo - 20, -p.a_endo - 20, -p.apex_depth - 15], [p.a_endo + 20, p.a_endo + 20, 15],
+                      size=(4000, 3))
+    coeffs = rng.normal(size=6)
+    values = _bias_basis(pts) @ coeffs
+    coeffs *= np.log((1 + amplitude) / (1 - amplitude)) / max(float(np.ptp(values)), 1e-9)
+    return np.append(coeffs, -float(np.median(_bias_basis(pts) @ coeffs)))
 
 
 def _voxel_points(grid: Grid, ijk: np.ndarray) -> np.ndarray:
@@ -68,16 +85,26 @@ def render(grid: Grid, heart: Heart, body: BodyParams, scene: Scene, signal: Sig
     sampler = _Sampler(heart, body, scene)
     shape = grid.shape
     n = int(np.prod(shape))
+    sp = np.asarray(grid.spacing)
+    n_k = int(np.clip(round(sp[2] / min(sp[0], sp[1])), 2, 5))
+    thick = n_k > 2
     tissue = np.empty(n, dtype=np.uint8)
+    # Thick slices: tissue that changes within the slab but not between voxel centres must
+    # still be averaged, so the slab's two faces are probed as well.
+    through = np.zeros(n, dtype=bool)
     chunk = 1 << 20
     for start in range(0, n, chunk):
         idx = np.arange(start, min(start + chunk, n))
-        tissue[idx] = sampler.tissues(_voxel_points(grid, _ijk_of(idx, shape)))
+        ijk = _ijk_of(idx, shape)
+        tissue[idx] = sampler.tissues(_voxel_points(grid, ijk))
+        if thick:
+            for dk in (-0.4, 0.4):
+                through[idx] |= sampler.tissues(_voxel_points(grid, ijk + (0.0, 0.0, dk))) != tissue[idx]
     tissue = tissue.reshape(shape)
     progress(0.4, "phantom: partial volume")
 
     # Partial volume: voxels with a different 6-neighbour are averaged over sub-voxel samples.
-    boundary = np.zeros(shape, dtype=bool)
+    boundary = through.reshape(shape)
     for axis in range(3):
         d = np.diff(tissue, axis=axis) != 0
         lo = [slice(None)] * 3
@@ -86,8 +113,6 @@ def render(grid: Grid, heart: Heart, body: BodyParams, scene: Scene, signal: Sig
         hi[axis] = slice(1, None)
         boundary[tuple(lo)] |= d
         boundary[tuple(hi)] |= d
-    sp = np.asarray(grid.spacing)
-    n_k = int(np.clip(round(sp[2] / min(sp[0], sp[1])), 2, 5))
     offsets = np.array([(di, dj, dk) for di in (-0.25, 0.25) for dj in (-0.25, 0.25)
                         for dk in (np.arange(n_k) + 0.5) / n_k - 0.5])
     values = signal.intensities.astype(np.float32)
@@ -113,15 +138,13 @@ def render(grid: Grid, heart: Heart, body: BodyParams, scene: Scene, signal: Sig
     near = np.all((ph_all >= sampler.lo) & (ph_all <= sampler.hi), axis=1)
     flat = image.ravel()
     flat[near] *= 1.0 + signal.texture * heart.texture(ph_all[near])
-    q = ph_all / 100.0
-    coeffs = rng.normal(size=6)
-    basis = np.stack([q[:, 0], q[:, 1], q[:, 2], q[:, 0] * q[:, 1], q[:, 0] ** 2 - q[:, 2] ** 2, q[:, 1] * q[:, 2]], 1)
-    log_bias = basis @ coeffs
-    span = np.ptp(log_bias[near]) if near.any() else np.ptp(log_bias)
-    log_bias *= np.log((1 + signal.bias_amplitude) / (1 - signal.bias_amplitude)) / max(span, 1e-9)
-    log_bias -= np.median(log_bias[near]) if near.any() else 0.0
-    flat *= np.exp(log_bias).astype(np.float32)
-    del ph_all, basis
+    coeffs = signal.bias_coeffs
+    if coeffs is None:
+        coeffs = bias_coefficients(heart, signal.bias_amplitude, rng)
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        flat[start:stop] *= np.exp(_bias_basis(ph_all[start:stop]) @ coeffs[:6] + coeffs[6]).astype(np.float32)
+    del ph_all
     noisy = np.sqrt((flat + rng.normal(0, signal.sigma, n).astype(np.float32)) ** 2
                     + rng.normal(0, signal.sigma, n).astype(np.float32) ** 2)
     info = np.iinfo(signal.dtype)
