@@ -60,6 +60,24 @@ def _build_parser() -> argparse.ArgumentParser:
     mo = sub.add_parser("models", help="list model files and whether they match their SHA-256")
     mo.add_argument("--json", action="store_true")
 
+    b = sub.add_parser("benchmark", help="run scar methods over labelled cases; Markdown and CSV tables")
+    b.add_argument("data_dir", metavar="DATA_DIR", help="phantom layout (images/, labels/) or EMIDEC PNG export")
+    b.add_argument("--methods", default="all", help="comma-separated scar methods, or all")
+    b.add_argument("--myocardium", choices=("truth", "observer"), default="truth",
+                   help="the true wall, or one whose borders move about a voxel in and out like a human contour")
+    b.add_argument("-o", "--output-dir", default=".", metavar="DIR", help="where benchmark_<myocardium>.md/.csv go")
+
+    t = sub.add_parser("train-classifier", help="train a voxel classifier (svm, knn, random-forest, mlp) "
+                       "from labelled cases")
+    t.add_argument("data_dir", metavar="DATA_DIR", help="images/ + labels/ (EMIDEC codes) or an EMIDEC PNG export")
+    t.add_argument("-o", "--output", required=True, metavar="MODEL.safetensors")
+    t.add_argument("--method", required=True, choices=("svm", "knn", "random-forest", "mlp"))
+    t.add_argument("--samples-per-class", type=int, default=1500, metavar="N", help="voxels per class and case")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--no-observer", action="store_true",
+                   help="train on the true walls only (default: also on observer-like perturbed walls)")
+    t.add_argument("--license", default="same as the training data", help="recorded in the model card")
+
     d = sub.add_parser("demo", help="make a phantom case, segment it and print the measurements")
     d.add_argument("out_dir", nargs="?", default="lvscarseg-demo", metavar="OUT_DIR")
     return p
@@ -169,6 +187,52 @@ def _cmd_models(a, progress) -> int:
     return 0
 
 
+def _cmd_benchmark(a, progress) -> int:
+    from pathlib import Path
+
+    from . import benchmark
+    from .files import write_text_atomic
+    from .methods import registry
+
+    names = [m.name for m in registry.methods("scar")] if a.methods == "all" else \
+        [m.strip() for m in a.methods.split(",") if m.strip()]
+    for name in names:
+        registry.get(name, "scar")  # unknown names fail before any work
+    out = Path(a.output_dir)
+    if not out.is_dir():
+        raise InputError(f"{out}: output folder does not exist")
+    rows = benchmark.run(a.data_dir, names, a.myocardium, progress=progress)
+    progress.done("benchmark finished")
+    table = benchmark.summary_markdown(rows)
+    write_text_atomic(out / f"benchmark_{a.myocardium}.md", table)
+    write_text_atomic(out / f"benchmark_{a.myocardium}.csv", benchmark.rows_csv(rows))
+    print(table)
+    print(f"tables: {out / f'benchmark_{a.myocardium}.md'} and .csv")
+    return 0
+
+
+def _cmd_train_classifier(a, progress) -> int:
+    from pathlib import Path
+
+    from . import training
+    from .files import check_output_path
+
+    if not a.output.endswith(".safetensors"):
+        raise InputError(f"{a.output}: the model file must end in .safetensors")
+    check_output_path(a.output, [a.data_dir])
+    if a.samples_per_class < 10:
+        raise InputError(f"--samples-per-class {a.samples_per_class}: at least 10")
+    x, y, names = training.collect(a.data_dir, a.samples_per_class, a.seed, not a.no_observer, progress)
+    progress(0.6, f"fitting {a.method} on {len(y)} voxels")
+    tensors = training.fit(a.method, x, y, a.seed)
+    trained_on = f"{len(names)} cases from {Path(a.data_dir).resolve().name}"
+    manifest = training.save(a.output, a.method, tensors, trained_on, a.license, len(y))
+    progress.done("model written")
+    print(f"model: {Path(a.output).resolve()}  sha256 {manifest['sha256']}  ({manifest['size_bytes'] / 1e6:.2f} MB)")
+    print(f"use it: lvscarseg segment IMAGE --myocardium MASK -o OUT --scar-method {a.method} --param model={a.output}")
+    return 0
+
+
 def _cmd_demo(a, progress) -> int:
     from .demo import run_demo
 
@@ -176,7 +240,8 @@ def _cmd_demo(a, progress) -> int:
 
 
 _COMMANDS = {"segment": _cmd_segment, "measure": _cmd_measure, "evaluate": _cmd_evaluate,
-             "methods": _cmd_methods, "phantom": _cmd_phantom, "models": _cmd_models, "demo": _cmd_demo}
+             "methods": _cmd_methods, "phantom": _cmd_phantom, "benchmark": _cmd_benchmark,
+             "train-classifier": _cmd_train_classifier, "models": _cmd_models, "demo": _cmd_demo}
 
 
 _POINT_OPTIONS = ("--seed",)

@@ -16,7 +16,7 @@ from .errors import InputError
 from .files import LABELMAP_OUTPUT_EXTENSIONS, atomic_output, check_output_path, extension, sha256_of
 from .geometry import Grid
 from .methods import registry
-from .methods.base import ScarInput
+from .methods.runner import run_scar_method
 from .report import build_report, write_report
 from .segio import read_label_codes, read_labels_native, write_segmentation_unsafe
 from .volume import Volume, read_volume
@@ -124,9 +124,10 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
 
     t = time.perf_counter()
     progress(0.1, f"scar: {scar.name}")
-    result = scar.function()(ScarInput(image=vol.array.astype(np.float32, copy=False), myocardium=wall, grid=grid,
-                                       seeds=seed_idx, remote=remote_mask, progress=progress),
-                             **values[scar.name])
+    bloodpool = codes_in == L.BLOODPOOL
+    result = run_scar_method(scar, vol.array.astype(np.float32, copy=False), wall, grid, values[scar.name],
+                             seeds=seed_idx, remote=remote_mask, bloodpool=bloodpool if bloodpool.any() else None,
+                             progress=progress)
     timing["scar"] = time.perf_counter() - t
     warnings.extend(result.warnings)
 

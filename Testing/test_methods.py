@@ -1,4 +1,6 @@
-"""The method registry and the textbook threshold methods on arrays with known answers."""
+"""The method registry and every classical scar method on arrays with known answers."""
+import json
+
 import numpy as np
 import pytest
 
@@ -6,18 +8,59 @@ from LVScarSegLogic.errors import InputError
 from LVScarSegLogic.geometry import Grid
 from LVScarSegLogic.methods import registry
 from LVScarSegLogic.methods.base import ScarInput
-from LVScarSegLogic.methods.threshold import fwhm, strm
+from LVScarSegLogic.methods.clustering import _rice_fit, em_mixture, kmeans_1d
+from LVScarSegLogic.methods.postprocess import COMMON_NAMES
+from LVScarSegLogic.methods.runner import run_scar_method
+from LVScarSegLogic.methods.threshold import fwhm, otsu_threshold, strm
+
+CLASSICAL = ["strm", "fwhm", "otsu", "region-growing", "kmeans", "gmm", "graphcut", "levelset"]
 
 
-def test_registry_declares_strm_and_fwhm_with_typed_params_and_a_default():
-    names = {m.name for m in registry.methods("scar")}
-    assert {"strm", "fwhm"} <= names
+def _dice(a, b):
+    return 2 * (a & b).sum() / max(a.sum() + b.sum(), 1)
+
+
+def ring(healthy=False, seed=0, noise=0.03, gray=False, mvo=False, slices=8, gray_value=0.5):
+    """A thick-walled cylinder with a bright blood pool; a sector of the wall is scar."""
+    rng = np.random.default_rng(seed)
+    shape = (slices, 80, 80)
+    z, y, x = np.mgrid[:shape[0], :shape[1], :shape[2]]
+    r = np.hypot(x - 40, y - 40)
+    wall = (r >= 20) & (r <= 28)
+    angle = np.degrees(np.arctan2(y - 40, x - 40))
+    scar = wall & (angle > 0) & (angle < 80) & (not healthy)
+    image = np.full(shape, 0.3, dtype=np.float32)
+    image[r < 20] = 0.7
+    image[wall] = 0.1
+    image[scar] = 1.0
+    rim = np.zeros_like(wall)
+    if gray and not healthy:
+        rim = wall & (((angle > -12) & (angle <= 0)) | ((angle >= 80) & (angle < 92)))
+        image[rim] = gray_value
+    core = np.zeros_like(wall)
+    if mvo and not healthy:
+        core = scar & (r < 23.5) & (angle > 25) & (angle < 55)
+        image[core] = 0.12
+    image += rng.normal(0, noise, shape).astype(np.float32)
+    grid = Grid.make(shape, (1.2, 1.2, 1.2), (0, 0, 0), np.eye(3))
+    return image, wall, scar & ~core, grid, rim, core
+
+
+def run(name, image, wall, grid, **params):
+    m = registry.get(name, "scar")
+    values = m.defaults()
+    values.update(params)
+    return run_scar_method(m, image, wall, grid, values)
+
+
+def test_registry_declares_every_classical_method_with_shared_postprocessing():
+    names = [m.name for m in registry.methods("scar")]
+    assert set(CLASSICAL + ["svm", "knn", "random-forest", "mlp"]) <= set(names)
     assert registry.default_method("scar") in names
-    strm_m = registry.get("strm", "scar")
-    n = strm_m.param("n")
+    for m in registry.methods("scar"):
+        assert set(COMMON_NAMES) <= {p.name for p in m.params}, m.name
+    n = registry.get("strm", "scar").param("n")
     assert (n.type, n.default, n.min, n.max) == ("float", 5.0, 2.0, 6.0)
-    js = strm_m.to_json()
-    assert js["target"] == "scar" and js["params"][0]["name"] == "n" and "help" in js["params"][0]
     with pytest.raises(InputError, match="unknown scar method"):
         registry.get("nonsense", "scar")
 
@@ -26,81 +69,126 @@ def test_param_parsing_validates_type_range_choice_and_ownership():
     sel = [registry.get("strm", "scar")]
     assert registry.resolve_params(sel, ["n=3"])["strm"]["n"] == 3.0
     assert registry.resolve_params(sel, ["strm.statistics=slice"])["strm"]["statistics"] == "slice"
+    assert registry.resolve_params(sel, ["endo_guard=off"])["strm"]["endo_guard"] is False
     assert registry.resolve_params(sel, [])["strm"] == sel[0].defaults()
     for bad, msg in [("n=9", "maximum"), ("n=abc", "expected float"), ("n=1", "minimum"),
                      ("statistics=sometimes", "choose one of"), ("bogus=1", "unknown parameter"),
-                     ("n", "KEY=VALUE"), ("n=nan", "expected float")]:
+                     ("n", "KEY=VALUE"), ("n=nan", "expected float"), ("endo_guard=maybe", "expected bool")]:
         with pytest.raises(InputError, match=msg):
             registry.resolve_params(sel, [bad])
 
 
-def _ring_phantom(scar_value=1.0, healthy=False, seed=0):
-    """A thick-walled cylinder (2D stack-like) with noise; a bright sector is scar."""
-    rng = np.random.default_rng(seed)
-    shape = (6, 80, 80)
-    z, y, x = np.mgrid[:shape[0], :shape[1], :shape[2]]
-    r = np.hypot(x - 40, y - 40)
-    myo = (r >= 20) & (r <= 28)
-    angle = np.degrees(np.arctan2(y - 40, x - 40))
-    scar = myo & (angle > 0) & (angle < 70) & (not healthy)
-    image = np.full(shape, 0.3, dtype=np.float32)  # background tissue
-    image[r < 20] = 0.7  # blood
-    image[myo] = 0.1
-    image[scar] = scar_value
-    image += rng.normal(0, 0.02, shape).astype(np.float32)
-    grid = Grid.make(shape, (1.0, 1.0, 1.0), (0, 0, 0), np.eye(3))
-    return image, myo, scar, grid
-
-
 def test_strm_threshold_is_remote_mean_plus_n_sd_of_the_given_remote_mask():
-    image, myo, scar, grid = _ring_phantom()
-    remote = myo & ~scar
-    res = strm(ScarInput(image=image, myocardium=myo, grid=grid, remote=remote), n=3.0,
+    image, wall, scar, grid, _, _ = ring()
+    remote = wall & ~scar
+    res = strm(ScarInput(image=image, myocardium=wall, grid=grid, remote=remote), n=3.0, gray_n=6.0,
                statistics="volume", remote_fraction=0.25)
-    values = image[remote & myo]
+    values = image[remote]
     expected = values.mean() + 3.0 * values.std(ddof=1)
     assert res.info["threshold"] == pytest.approx(expected, rel=1e-5)
-    np.testing.assert_array_equal(res.scar, myo & (image > expected))
-    assert res.info["remote_source"] == "user"
+    np.testing.assert_array_equal(res.scar, wall & (image > expected))
+    assert res.grayzone is None and res.info["remote_source"] == "user"
 
 
-def test_strm_automatic_remote_avoids_the_enhanced_sector():
-    image, myo, scar, grid = _ring_phantom()
-    res = strm(ScarInput(image=image, myocardium=myo, grid=grid), n=5.0, statistics="auto", remote_fraction=0.25)
+def test_strm_automatic_remote_avoids_the_enhanced_sector_and_reports_a_gray_zone():
+    image, wall, scar, grid, rim, _ = ring(gray=True, gray_value=0.1 + 4 * 0.03)  # rim at 4 SD
+    res = run("strm", image, wall, grid)
     assert res.info["remote_source"] == "automatic"
     assert res.info["remote_mean"] == pytest.approx(0.1, abs=0.01)
-    dice = 2 * (res.scar & scar).sum() / (res.scar.sum() + scar.sum())
-    assert dice > 0.95
+    assert _dice(res.scar, scar) > 0.9
+    assert res.grayzone[rim].mean() > 0.35 and res.grayzone[scar].mean() < 0.05
 
 
-def test_fwhm_threshold_is_half_the_region_maximum():
-    image, myo, scar, grid = _ring_phantom()
-    res = fwhm(ScarInput(image=image, myocardium=myo, grid=grid), fraction=0.5, max_percentile=100.0, core_sd=5.0)
-    region_max = image[scar].max()
-    assert res.info["threshold"] == pytest.approx(0.5 * region_max, rel=1e-6)
-    assert res.info["seed_source"] == "automatic"
-    dice = 2 * (res.scar & scar).sum() / (res.scar.sum() + scar.sum())
-    assert dice > 0.95
-
-
-def test_fwhm_user_seed_grows_only_its_own_region():
-    image, myo, scar, grid = _ring_phantom()
-    # a second, separate bright region opposite the scar
-    z, y, x = np.mgrid[:6, :80, :80]
-    other = myo & (np.degrees(np.arctan2(y - 40, x - 40)) < -120)
+def test_fwhm_threshold_is_half_the_region_maximum_and_user_seed_grows_only_its_region():
+    image, wall, scar, grid, _, _ = ring()
+    res = fwhm(ScarInput(image=image, myocardium=wall, grid=grid), fraction=0.5, gray_fraction=0.35,
+               max_percentile=100.0, core_sd=5.0)
+    assert res.info["threshold"] == pytest.approx(0.5 * image[scar].max(), rel=1e-6)
+    assert _dice(res.scar, scar) > 0.95
+    z, y, x = np.mgrid[:image.shape[0], :80, :80]
+    other = wall & (np.degrees(np.arctan2(y - 40, x - 40)) < -120)
     image[other] = 1.0
-    k, j, i = 3, 40 + 24 * np.sin(np.radians(35)), 40 + 24 * np.cos(np.radians(35))
-    res = fwhm(ScarInput(image=image, myocardium=myo, grid=grid, seeds=[(k, int(j), int(i))]),
-               fraction=0.5, max_percentile=100.0, core_sd=5.0)
+    seed = (4, int(40 + 24 * np.sin(np.radians(35))), int(40 + 24 * np.cos(np.radians(35))))
+    res = fwhm(ScarInput(image=image, myocardium=wall, grid=grid, seeds=[seed]), fraction=0.5, gray_fraction=0.35,
+               max_percentile=100.0, core_sd=5.0)
     assert res.info["seed_source"] == "user"
     assert res.scar[scar].mean() > 0.95 and not res.scar[other].any()
     with pytest.raises(InputError, match="inside the myocardium"):
-        fwhm(ScarInput(image=image, myocardium=myo, grid=grid, seeds=[(3, 40, 40)]),
-             fraction=0.5, max_percentile=100.0, core_sd=5.0)
+        fwhm(ScarInput(image=image, myocardium=wall, grid=grid, seeds=[(3, 40, 40)]), fraction=0.5,
+             gray_fraction=0.35, max_percentile=100.0, core_sd=5.0)
 
 
-def test_healthy_myocardium_gives_no_scar_with_fwhm():
-    image, myo, _, grid = _ring_phantom(healthy=True)
-    res = fwhm(ScarInput(image=image, myocardium=myo, grid=grid), fraction=0.5, max_percentile=99.0, core_sd=5.0)
-    assert not res.scar.any()
-    assert any("no enhanced core" in w for w in res.warnings)
+def test_otsu_kmeans_and_em_recover_known_classes():
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.normal(0.1, 0.02, 5000), rng.normal(0.5, 0.03, 1000), rng.normal(1.0, 0.05, 2000)])
+    t = otsu_threshold(np.concatenate([rng.normal(0.1, 0.02, 5000), rng.normal(1.0, 0.05, 2000)]))
+    assert 0.4 < t < 0.7
+    centres, labels = kmeans_1d(x, 3)
+    np.testing.assert_allclose(centres, [0.1, 0.5, 1.0], atol=0.02)
+    weights, params, _, _ = em_mixture(x, 3, healthy_rician=False)
+    np.testing.assert_allclose([p[0] for p in params], [0.1, 0.5, 1.0], atol=0.02)
+    np.testing.assert_allclose(weights, [5 / 8, 1 / 8, 2 / 8], atol=0.02)
+
+
+def test_rician_moment_fit_recovers_signal_and_noise():
+    rng = np.random.default_rng(2)
+    nu, sigma = 0.3, 0.1
+    x = np.hypot(nu + rng.normal(0, sigma, 200000), rng.normal(0, sigma, 200000))
+    fit_nu, fit_sigma = _rice_fit(x, np.ones_like(x))
+    assert fit_nu == pytest.approx(nu, rel=0.05) and fit_sigma == pytest.approx(sigma, rel=0.05)
+
+
+@pytest.mark.parametrize("name", CLASSICAL)
+def test_every_method_finds_the_scar_sector(name):
+    image, wall, scar, grid, _, _ = ring(seed=3)
+    res = run(name, image, wall, grid)
+    assert _dice(res.scar, scar) > 0.85, name
+
+
+@pytest.mark.parametrize("name", CLASSICAL)
+def test_no_method_reports_scar_in_healthy_myocardium(name):
+    image, wall, _, grid, _, _ = ring(healthy=True, seed=4, noise=0.04)
+    res = run(name, image, wall, grid)
+    assert res.scar.sum() < 0.02 * wall.sum(), name
+
+
+def test_graphcut_hierarchical_separates_the_gray_zone():
+    image, wall, scar, grid, rim, _ = ring(gray=True, seed=5)
+    res = run("graphcut", image, wall, grid, hierarchical=True)
+    assert _dice(res.scar, scar) > 0.9
+    assert res.grayzone is not None and res.grayzone[rim].mean() > 0.6
+
+
+def test_border_guard_removes_blood_partial_volume_but_keeps_bright_scar():
+    image, wall, scar, grid, _, _ = ring(healthy=True, seed=6, noise=0.02)
+    z, y, x = np.mgrid[:image.shape[0], :80, :80]
+    r = np.hypot(x - 40, y - 40)
+    endo = wall & (r < 21)  # the endocardial layer: half blood, half myocardium
+    image[endo] = 0.4 + np.random.default_rng(0).normal(0, 0.02, endo.sum())
+    off = run("strm", image, wall, grid, endo_guard=False, min_contrast_sd=0.0)
+    on = run("strm", image, wall, grid)
+    assert off.scar[endo].mean() > 0.5
+    assert on.scar.sum() == 0
+    image2, wall2, scar2, grid2, _, _ = ring(seed=6, noise=0.02)
+    kept = run("strm", image2, wall2, grid2)
+    assert kept.scar[scar2 & (np.hypot(x - 40, y - 40) < 21)].mean() > 0.9  # subendocardial scar stays
+
+
+def test_dark_core_inside_the_infarct_is_mvo_and_counts_as_infarct():
+    image, wall, scar, grid, _, core = ring(mvo=True, seed=7)
+    res = run("fwhm", image, wall, grid)
+    assert res.mvo is not None and res.mvo[core].mean() > 0.8
+    assert not res.mvo[wall & ~(scar | core)].any()
+    infarct = res.scar | res.mvo
+    assert _dice(infarct, scar | core) > 0.9
+    no = run("fwhm", image, wall, grid, detect_mvo=False)
+    assert no.mvo is None
+
+
+def test_thick_slice_stack_uses_per_slice_statistics():
+    image, wall, scar, grid, _, _ = ring(seed=8)
+    stack = Grid.make(image.shape, (1.4, 1.4, 8.0), (0, 0, 0), np.eye(3))
+    image = image * np.linspace(0.7, 1.3, image.shape[0])[:, None, None].astype(np.float32)  # slice-wise gain
+    res = run("strm", image, wall, stack)
+    assert res.info["per_slice"] is True
+    assert _dice(res.scar, scar) > 0.9

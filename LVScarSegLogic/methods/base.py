@@ -1,4 +1,5 @@
-"""What a scar method receives and returns."""
+"""What a scar method receives and returns, plus the cached reference measurements all
+methods share (remote myocardium statistics, LV cavity, blood signal)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,11 +16,12 @@ def _no_progress(fraction: float, message: str) -> None:
 
 @dataclass
 class ScarInput:
-    """Inputs of a scar method.
+    """Inputs of a scar method, cropped to the myocardium's neighbourhood.
 
     image: float32 (k, j, i); myocardium: bool (k, j, i), the whole LV wall to search in;
-    grid: geometry (spacing in mm); seeds: voxel indices (k, j, i) inside the image;
-    remote: optional bool mask of remote (healthy) myocardium drawn by the user.
+    grid: geometry of the crop (spacing in mm); seeds: voxel indices (k, j, i) in the crop;
+    remote: optional user mask of remote (healthy) myocardium; bloodpool: optional LV cavity
+    mask (from a coded myocardium input), otherwise derived from the wall.
     """
 
     image: np.ndarray
@@ -27,7 +29,18 @@ class ScarInput:
     grid: Grid
     seeds: List[Tuple[int, int, int]] = field(default_factory=list)
     remote: Optional[np.ndarray] = None
+    bloodpool: Optional[np.ndarray] = None
     progress: Callable[[float, str], None] = _no_progress
+    _cache: Dict[str, object] = field(default_factory=dict, repr=False)
+
+    @property
+    def spacing(self):
+        return self.grid.spacing
+
+    def cached(self, key: str, compute: Callable[[], object]):
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
 
 
 @dataclass

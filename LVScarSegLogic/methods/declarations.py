@@ -1,8 +1,10 @@
 """Declarations of every method the engine offers (names, parameters, defaults).
 
 Only implemented methods are declared here; a method appears in ``lvscarseg methods`` when
-its code exists and is tested.
+its code exists and is tested. Every scar method also takes the shared post-processing
+parameters of postprocess.COMMON_PARAMS.
 """
+from .postprocess import COMMON_PARAMS
 from .registry import Method, Param, register
 
 _SLICE_MODE = Param(
@@ -10,37 +12,142 @@ _SLICE_MODE = Param(
     "Remote-myocardium statistics per slice (as in Bondarenko 2005, for 2D stacks), for the whole "
     "volume, or auto: per slice when the slices are thicker than 2.5x the in-plane spacing.",
     choices=("auto", "slice", "volume"))
+_CORE_SD = Param("core_sd", "float", 5.0, "Automatic seeds: enhanced cores whose smoothed signal exceeds remote "
+                 "mean + this many SD (no core, no scar).", min=2.0, max=10.0)
 
-register(Method(
-    name="strm", target="scar", family="threshold",
-    summary="n-SD: scar = voxels brighter than mean + n x SD of remote (healthy) myocardium.",
+
+def _scar(default=False, **kw):
+    kw["params"] = tuple(kw.get("params", ())) + COMMON_PARAMS
+    kw.setdefault("needs", ("myocardium",))
+    register(Method(target="scar", **kw), default=default)
+
+
+_scar(
+    name="strm", family="threshold",
+    summary="n-SD: scar = voxels brighter than mean + n x SD of remote (healthy) myocardium; gray zone "
+            "between gray_n and n SD.",
     entry="threshold:strm",
     params=(
         Param("n", "float", 5.0, "Number of standard deviations above the remote mean (5 SD matched "
               "visual analysis in Bondarenko 2005; 2 SD overestimates).", min=2.0, max=6.0),
+        Param("gray_n", "float", 3.0, "Gray zone from this many SD up to n SD (2-3 SD is the peri-infarct "
+              "zone in the literature); >= n disables it.", min=1.0, max=6.0),
         _SLICE_MODE,
         Param("remote_fraction", "float", 0.25, "Automatic remote ROI: the fraction of the (border-eroded) "
               "myocardium with the lowest local mean signal.", min=0.05, max=0.6),
     ),
-    needs=("myocardium",), optional_inputs=("remote",),
+    optional_inputs=("remote",),
     reference="Amado 2004 JACC 44:2383; Bondarenko 2005 JCMR 7:481; Karim 2016 MedIA 30:95",
-))
+)
 
-register(Method(
-    name="fwhm", target="scar", family="threshold",
+_scar(
+    name="fwhm", family="threshold",
     summary="Full width at half maximum: scar = voxels above a fraction of the maximum of the enhanced "
             "region, grown from seeds (user seeds or automatically found enhanced cores).",
     entry="threshold:fwhm",
     params=(
         Param("fraction", "float", 0.5, "Threshold as a fraction of the enhanced region's maximum "
               "(0.5 = FWHM).", min=0.2, max=0.8),
+        Param("gray_fraction", "float", 0.35, "Gray zone from this fraction of the maximum up to `fraction` "
+              "(35-50 % in the literature); >= fraction disables it.", min=0.1, max=0.8),
         Param("max_percentile", "float", 99.0, "Percentile of the enhanced region taken as its maximum; "
               "100 is the textbook maximum, below 100 keeps one noise spike from setting the threshold.",
               min=90.0, max=100.0),
-        Param("core_sd", "float", 5.0, "Automatic cores: smoothed signal above remote mean + this many "
-              "SD. Also the test that an enhanced region exists at all (healthy myocardium: no scar).",
-              min=2.0, max=10.0),
+        _CORE_SD,
     ),
-    needs=("myocardium",), optional_inputs=("seeds", "remote"),
+    optional_inputs=("seeds", "remote"),
     reference="Amado 2004 JACC 44:2383 (figure legend); Karim 2016 MedIA 30:95",
-), default=True)  # best of the two on the phantom benchmark (benchmarks/README)
+    default=True,
+)
+
+_scar(
+    name="otsu", family="threshold",
+    summary="Otsu's automatic threshold on the myocardium's intensity histogram.",
+    entry="threshold:otsu",
+    optional_inputs=("remote",),
+    reference="Otsu 1979; compared with n-SD and FWHM in BMC Res Notes 2015 8:95",
+)
+
+_scar(
+    name="region-growing", family="region growing",
+    summary="Seeded confidence-connected region growing inside the wall, from user seeds or automatic "
+            "enhanced cores.",
+    entry="growing:region_growing",
+    params=(
+        Param("multiplier", "float", 2.5, "Include neighbours within mean +- multiplier x SD of the region.",
+              min=0.5, max=6.0),
+        Param("iterations", "int", 3, "Times the region's mean and SD are re-estimated.", min=0, max=20),
+        Param("floor_sd", "float", 3.0, "Growth never enters signal below remote mean + this many SD.",
+              min=0.0, max=8.0),
+        _CORE_SD,
+    ),
+    optional_inputs=("seeds", "remote"),
+    reference="ITK ConfidenceConnectedImageFilter; region growing as in Karim 2016",
+)
+
+_scar(
+    name="kmeans", family="clustering",
+    summary="k-means on the wall's intensities: 2 clusters (remote / scar) or 3 (remote / gray zone / scar).",
+    entry="clustering:kmeans",
+    params=(Param("clusters", "int", 3, "2: remote and scar; 3: remote, gray zone and scar.", min=2, max=3),),
+    reference="Lloyd 1982; lecture's clustering baseline",
+)
+
+_scar(
+    name="gmm", family="clustering",
+    summary="EM mixture model of the wall's intensities (Gaussian or Rician healthy class); scar above the "
+            "brightest class mean or by posterior.",
+    entry="clustering:gmm",
+    params=(
+        Param("components", "int", 2, "2: healthy and scar; 3: healthy, gray zone and scar.", min=2, max=3),
+        Param("distribution", "choice", "auto", "Healthy class Gaussian, Rician, or auto (lower BIC).",
+              choices=("auto", "gaussian", "rician")),
+        Param("rule", "choice", "mean", "mean: seeds above the brightest class's mean grown over the voxels "
+              "most probably in that class (Karim 2016 'MV'); posterior: every voxel most probably in the "
+              "brightest class.", choices=("mean", "posterior")),
+    ),
+    reference="Karim 2016 MedIA 30:95 (Hennemuth's EM method)",
+)
+
+_scar(
+    name="graphcut", family="graph",
+    summary="Min-cut/max-flow on the 3D voxel graph: mixture-likelihood data terms and contrast-weighted Potts "
+            "smoothness; hierarchical: healthy / gray zone / scar.",
+    entry="graphcut:graphcut",
+    params=(
+        Param("smoothness", "float", 1.0, "Weight of the Potts smoothness term (0 = per-voxel maximum "
+              "likelihood).", min=0.0, max=20.0),
+        Param("hierarchical", "bool", False, "Second cut inside the enhanced region: gray zone versus scar "
+              "(in the spirit of Rajchl 2014's hierarchical max-flow)."),
+        Param("distribution", "choice", "gaussian", "Healthy class model for the data term.",
+              choices=("gaussian", "rician")),
+    ),
+    reference="Boykov & Kolmogorov 2004; Rajchl 2014 IEEE TMI 33:159; Karim 2016 (KCL graph cuts)",
+)
+
+_scar(
+    name="levelset", family="active contour",
+    summary="Chan-Vese active contour by morphological level sets inside the wall.",
+    entry="levelset:levelset",
+    params=(
+        Param("iterations", "int", 40, "Level-set iterations.", min=1, max=500),
+        Param("smoothing", "int", 1, "Curvature smoothing steps per iteration.", min=0, max=4),
+        Param("init_sd", "float", 3.0, "Initial contour: voxels above remote mean + this many SD.",
+              min=1.0, max=8.0),
+    ),
+    reference="Chan & Vese 2001; Marquez-Neila 2014 (morphological snakes)",
+)
+
+_MODEL = Param("model", "path", "", "A model file from `lvscarseg train-classifier` (.safetensors with its .json "
+               "manifest beside it); empty: the shipped model trained on phantoms.")
+for _name, _entry, _summary, _ref in (
+        ("svm", "svm", "Support-vector machine (RBF kernel, one-vs-rest)", "Cortes & Vapnik 1995"),
+        ("knn", "knn", "k-nearest neighbours (k = 15)", "lecture's KNN baseline (Zabihollahy 2019 comparison)"),
+        ("random-forest", "random_forest", "Random forest (40 trees)", "Breiman 2001"),
+        ("mlp", "mlp", "Multilayer perceptron (32-16 hidden units)", "lecture's ANN")):
+    _scar(
+        name=_name, family="classifier",
+        summary=f"{_summary} on per-voxel features (signal against remote and blood, local statistics, "
+                "transmural depth); healthy / gray zone / scar.",
+        entry=f"classifiers:{_entry}", params=(_MODEL,), optional_inputs=("remote",), reference=_ref,
+    )

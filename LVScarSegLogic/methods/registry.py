@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import InputError
 
-_TYPES = ("int", "float", "bool", "choice")
+_TYPES = ("int", "float", "bool", "choice", "path")
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class Param:
                 if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
                     raise ValueError
                 value = lowered in ("1", "true", "yes", "on")
-            else:
+            else:  # choice or path
                 value = str(text)
         except ValueError:
             raise InputError(f"{where}: expected {self.type}") from None

@@ -117,15 +117,25 @@ def render(grid: Grid, heart: Heart, body: BodyParams, scene: Scene, signal: Sig
                         for dk in (np.arange(n_k) + 0.5) / n_k - 0.5])
     values = signal.intensities.astype(np.float32)
     image = values[tissue].ravel()
+    codes_flat = TISSUE_TO_CODE[tissue].ravel()
     bidx = np.flatnonzero(boundary)
     step = max(1, chunk // len(offsets))
     for start in range(0, bidx.size, step):
         idx = bidx[start:start + step]
         ijk = _ijk_of(idx, shape)
         acc = np.zeros(idx.size, dtype=np.float32)
+        votes = np.zeros((idx.size, 6), dtype=np.int16)
         for off in offsets:
-            acc += values[sampler.tissues(_voxel_points(grid, ijk + off))]
+            t = sampler.tissues(_voxel_points(grid, ijk + off))
+            acc += values[t]
+            votes[np.arange(idx.size), TISSUE_TO_CODE[t]] += 1
         image[idx] = acc / len(offsets)
+        # Truth of a partial-volume voxel: the label covering most of it (what an ideal reader
+        # would draw), the centre's label on ties.
+        centre = TISSUE_TO_CODE[tissue.ravel()[idx]]
+        best = np.argmax(votes, axis=1)
+        tie = votes[np.arange(idx.size), best] == votes[np.arange(idx.size), centre]
+        codes_flat[idx] = np.where(tie, centre, best)
     image = image.reshape(shape)
     progress(0.7, "phantom: texture, bias field and noise")
 
@@ -149,7 +159,7 @@ def render(grid: Grid, heart: Heart, body: BodyParams, scene: Scene, signal: Sig
                     + rng.normal(0, signal.sigma, n).astype(np.float32) ** 2)
     info = np.iinfo(signal.dtype)
     stored = np.clip(np.rint(noisy * signal.scale), info.min, info.max).astype(signal.dtype).reshape(shape)
-    codes = TISSUE_TO_CODE[tissue]
+    codes = codes_flat.reshape(shape)
     return stored, codes, {"boundary_voxels": int(bidx.size), "subsamples": len(offsets)}
 
 

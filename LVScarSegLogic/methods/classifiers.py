@@ -1,0 +1,150 @@
+"""Voxel classifiers (SVM, KNN, random forest, MLP): numpy inference from safetensors files.
+
+Models are plain arrays in safetensors files (no pickles), trained by ``lvscarseg
+train-classifier`` (scikit-learn) and checked against their recorded SHA-256 before loading.
+Classes: 0 healthy, 1 gray zone, 2 scar (MVO is found afterwards as a dark enclosed core).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Dict, Tuple
+
+import numpy as np
+
+from ..errors import InputError
+from ..files import sha256_of
+from .base import ScarInput, ScarResult
+from .features import FEATURES, voxel_features
+
+KINDS = ("svm", "knn", "random-forest", "mlp")
+
+
+def load_model(path) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
+    """Tensors and metadata of a model file, after checking its SHA-256 against the manifest
+    beside it (``NAME.json``)."""
+    from safetensors.numpy import load_file
+    from safetensors import safe_open
+
+    p = Path(path)
+    manifest = p.with_suffix(".json")
+    if not p.is_file():
+        raise InputError(f"{p}: model file not found")
+    if not manifest.is_file():
+        raise InputError(f"{p}: no manifest {manifest.name} with the file's SHA-256 beside it; refusing to load")
+    try:
+        recorded = json.loads(manifest.read_text(encoding="utf-8")).get("sha256")
+    except ValueError:
+        raise InputError(f"{manifest}: unreadable model manifest") from None
+    if sha256_of(p) != recorded:
+        raise InputError(f"{p}: SHA-256 does not match its manifest; the model file is corrupt or was changed")
+    try:
+        with safe_open(str(p), framework="numpy") as fh:
+            meta = dict(fh.metadata() or {})
+        return load_file(str(p)), meta
+    except Exception as exc:
+        raise InputError(f"{p}: not a valid safetensors model ({exc})") from None
+
+
+def _rbf_svm(t, x):
+    sv, coef, gamma = t["support_vectors"], t["dual_coef"], float(t["gamma"][0])
+    out = np.zeros((x.shape[0], coef.shape[0]), dtype=np.float64)
+    sv_sq = (sv.astype(np.float64) ** 2).sum(1)
+    for start in range(0, x.shape[0], 20000):
+        xb = x[start:start + 20000].astype(np.float64)
+        d2 = (xb ** 2).sum(1)[:, None] + sv_sq[None, :] - 2.0 * xb @ sv.T
+        out[start:start + 20000] = np.exp(-gamma * np.maximum(d2, 0.0)) @ coef.T
+    scores = out + t["intercept"][None, :]
+    # one-vs-rest decision values -> class with the largest score
+    return np.argmax(scores, axis=1)
+
+
+def _knn(t, x):
+    from scipy.spatial import cKDTree
+
+    k = int(t["k"][0])
+    _, idx = cKDTree(t["points"]).query(x, k=k)
+    votes = t["labels"][idx]
+    counts = np.stack([(votes == c).sum(1) for c in range(int(t["n_classes"][0]))], axis=1)
+    return np.argmax(counts, axis=1)
+
+
+def _forest(t, x):
+    n_trees = int(t["n_trees"][0])
+    offsets = t["tree_offsets"]
+    left, right, feature, threshold, value = t["left"], t["right"], t["feature"], t["threshold"], t["value"]
+    proba = np.zeros((x.shape[0], value.shape[1]), dtype=np.float64)
+    rows = np.arange(x.shape[0])
+    for tree in range(n_trees):
+        node = np.full(x.shape[0], offsets[tree], dtype=np.int64)
+        while True:
+            inner = left[node] >= 0
+            if not inner.any():
+                break
+            n = node[inner]
+            go_left = x[rows[inner], feature[n]] <= threshold[n]
+            node[inner] = np.where(go_left, left[n], right[n]) + offsets[tree]
+        proba += value[node]
+    return np.argmax(proba, axis=1)
+
+
+def _mlp(t, x):
+    h = x.astype(np.float64)
+    n_layers = int(t["n_layers"][0])
+    for layer in range(n_layers):
+        h = h @ t[f"W{layer}"] + t[f"b{layer}"]
+        if layer < n_layers - 1:
+            h = np.maximum(h, 0.0)
+    return np.argmax(h, axis=1)
+
+
+PREDICT = {"svm": _rbf_svm, "knn": _knn, "random-forest": _forest, "mlp": _mlp}
+
+
+def predict(tensors, meta, features: np.ndarray) -> np.ndarray:
+    kind = meta.get("kind")
+    if kind not in PREDICT:
+        raise InputError(f"model kind '{kind}' is not one of {', '.join(KINDS)}")
+    if meta.get("features") != ",".join(FEATURES):
+        raise InputError("the model was trained on other features than this version computes; retrain it")
+    x = (features - tensors["feature_mean"]) / tensors["feature_scale"]
+    return PREDICT[kind](tensors, x.astype(np.float32))
+
+
+def default_model_path(kind: str) -> Path:
+    from ..models import models_dir
+
+    return models_dir() / f"scar-{kind}.safetensors"
+
+
+def classify(inp: ScarInput, kind: str, model: str = "") -> ScarResult:
+    path = Path(model) if model else default_model_path(kind)
+    tensors, meta = load_model(path)
+    if meta.get("kind") != kind:
+        raise InputError(f"{path}: a '{meta.get('kind')}' model, not '{kind}'")
+    inp.progress(0.3, f"{kind}: voxel features")
+    feats = voxel_features(inp)
+    inp.progress(0.5, f"{kind}: classifying {feats.shape[0]} voxels")
+    labels = predict(tensors, meta, feats)
+    wall = inp.myocardium
+    scar = np.zeros_like(wall)
+    gray = np.zeros_like(wall)
+    scar[wall] = labels == 2
+    gray[wall] = labels == 1
+    return ScarResult(scar=scar, grayzone=gray, info={"model": str(path), "model_sha256": sha256_of(path)})
+
+
+def svm(inp: ScarInput, model: str) -> ScarResult:
+    return classify(inp, "svm", model)
+
+
+def knn(inp: ScarInput, model: str) -> ScarResult:
+    return classify(inp, "knn", model)
+
+
+def random_forest(inp: ScarInput, model: str) -> ScarResult:
+    return classify(inp, "random-forest", model)
+
+
+def mlp(inp: ScarInput, model: str) -> ScarResult:
+    return classify(inp, "mlp", model)

@@ -1,0 +1,111 @@
+"""Reference signals every scar method needs: remote-myocardium statistics, the LV cavity and
+the blood signal. Computed once per run and cached on the ScarInput."""
+from __future__ import annotations
+
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from ..errors import InputError
+from .base import ScarInput
+from .common import automatic_remote, erode_borders, slice_axis
+
+
+def stats_axis(statistics: str, spacing) -> Optional[int]:
+    """Numpy axis for per-slice statistics, or None for whole-volume statistics."""
+    if statistics == "volume":
+        return None
+    axis = slice_axis(spacing)
+    if statistics == "slice" and axis is None:
+        return 0  # per k-slice, as stored
+    return axis
+
+
+def remote_mask(inp: ScarInput, fraction: float = 0.25, axis: Optional[int] = None) -> Tuple[np.ndarray, str]:
+    """The user's remote mask (inside the wall), or the automatic proposal; returns (mask, source)."""
+    if inp.remote is not None:
+        remote = inp.remote & inp.myocardium
+        if remote.sum() < 10:
+            raise InputError("--remote: the remote-myocardium mask has fewer than 10 voxels inside the myocardium")
+        return remote, "user"
+    key = f"remote:{fraction}:{axis}"
+    return inp.cached(key, lambda: automatic_remote(inp.image, inp.myocardium, inp.spacing, fraction,
+                                                    per_slice_axis=axis)), "automatic"
+
+
+def remote_stats(inp: ScarInput) -> Tuple[float, float]:
+    """Volume-level mean and SD of remote myocardium (default automatic ROI or the user's)."""
+    def compute():
+        mask, _ = remote_mask(inp)
+        v = inp.image[mask]
+        if v.size < 2:
+            v = inp.image[inp.myocardium]
+        return float(v.mean()), float(max(v.std(ddof=1), 1e-6))
+    return inp.cached("remote_stats", compute)
+
+
+def remote_reference(inp: ScarInput, statistics: str, fraction: float, warnings) -> Tuple[np.ndarray, np.ndarray, Dict]:
+    """Mean and SD of remote myocardium, broadcastable to the image (per slice or global)."""
+    axis = stats_axis(statistics, inp.spacing)
+    remote, source = remote_mask(inp, fraction, axis)
+    image, myo = inp.image, inp.myocardium
+    values = image[remote]
+    g_mean = float(values.mean())
+    g_sd = float(values.std(ddof=1)) if values.size > 1 else 0.0
+    shape = [1, 1, 1]
+    if axis is None:
+        mean = np.full(shape, g_mean, dtype=np.float32)
+        sd = np.full(shape, g_sd, dtype=np.float32)
+    else:
+        n = image.shape[axis]
+        shape[axis] = n
+        mean = np.full(n, g_mean, dtype=np.float32)
+        sd = np.full(n, g_sd, dtype=np.float32)
+        fallback = 0
+        for s in range(n):
+            index = [slice(None)] * 3
+            index[axis] = s
+            v = image[tuple(index)][remote[tuple(index)]]
+            if v.size >= 20:
+                mean[s], sd[s] = v.mean(), v.std(ddof=1)
+            elif myo[tuple(index)].any():
+                fallback += 1
+        if fallback:
+            warnings.append(f"{fallback} slice(s) had fewer than 20 remote voxels; volume statistics used there")
+        mean, sd = mean.reshape(shape), sd.reshape(shape)
+    info = {"remote_source": source, "remote_voxels": int(remote.sum()), "remote_mean": g_mean,
+            "remote_sd": g_sd, "per_slice": axis is not None}
+    return mean, sd, info
+
+
+def _planar_structure(axis: int) -> np.ndarray:
+    s = np.zeros((3, 3, 3), dtype=bool)
+    index = [slice(None)] * 3
+    index[axis] = 1
+    s[tuple(index)] = ndi.generate_binary_structure(2, 1)
+    return s
+
+
+def cavity(inp: ScarInput) -> np.ndarray:
+    """The LV cavity: the given blood pool, else the holes of the wall filled slice by slice
+    along each axis (the base may be open in 3D, so a 3D fill would find nothing)."""
+    def compute():
+        if inp.bloodpool is not None and inp.bloodpool.any():
+            return inp.bloodpool & ~inp.myocardium
+        filled = np.zeros_like(inp.myocardium)
+        axes = [slice_axis(inp.spacing)] if slice_axis(inp.spacing) is not None else range(3)
+        for axis in axes:
+            filled |= ndi.binary_fill_holes(inp.myocardium, structure=_planar_structure(axis))
+        return filled & ~inp.myocardium
+    return inp.cached("cavity", compute)
+
+
+def blood_level(inp: ScarInput) -> Optional[float]:
+    """Median signal of the cavity away from the wall (None when no cavity is found)."""
+    def compute():
+        cav = cavity(inp)
+        core = erode_borders(cav, inp.spacing, min_voxels=20)
+        v = inp.image[core]
+        return float(np.median(v)) if v.size >= 20 else None
+    return inp.cached("blood_level", compute)
