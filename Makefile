@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PY39 ?= $(shell PYENV_VERSION=3.9.18 command -v python3.9 >/dev/null 2>&1 && echo python3.9)
 VENV39 ?= .venv39
 
-.PHONY: demo test test-py39 bench clean
+.PHONY: demo test test-py39 bench benchmark-phantoms classifier-models clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,19 @@ endif
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/speed.py
+
+# The scar-method comparison table of the README (minutes): 16 phantom cases, true and observer walls.
+benchmark-phantoms: $(STAMP)
+	$(BIN)/lvscarseg --quiet phantom build/bench-phantoms --cases 16 --seed 500
+	$(BIN)/lvscarseg benchmark build/bench-phantoms --myocardium truth -o benchmarks/results
+	$(BIN)/lvscarseg benchmark build/bench-phantoms --myocardium observer -o benchmarks/results
+
+# Re-creates the shipped classifier models from phantoms (seed 9000, never used for benchmarks).
+classifier-models: $(STAMP)
+	$(BIN)/lvscarseg --quiet phantom build/train-phantoms --cases 16 --seed 9000
+	for m in svm knn random-forest mlp; do \
+	  $(BIN)/lvscarseg train-classifier build/train-phantoms --method $$m --license BSD-3-Clause \
+	    -o Resources/Models/scar-$$m.safetensors || exit 1; done
 
 clean:
 	rm -rf $(VENV) $(VENV39) demo_output .pytest_cache

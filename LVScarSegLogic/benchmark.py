@@ -18,9 +18,11 @@ from .methods.common import slice_axis
 from .methods.runner import run_scar_method
 
 
-def observer_myocardium(wall: np.ndarray, spacing, seed: int) -> np.ndarray:
-    """The wall as a human would draw it: both borders moved about one voxel in or out, in
-    smooth patches (in-plane for thick-slice stacks)."""
+def observer_myocardium(wall: np.ndarray, spacing, seed: int, cavity: np.ndarray = None) -> np.ndarray:
+    """The wall as a human would draw it: the endocardial and the epicardial border each moved
+    about one voxel in or out, in smooth patches, independently (in-plane for thick-slice
+    stacks). ``cavity`` (the LV blood pool) tells the two borders apart; without it, the wall's
+    holes filled slice by slice are used."""
     rng = np.random.default_rng(seed)
     axis = slice_axis(spacing)
     structure = ndi.generate_binary_structure(3, 1)
@@ -29,12 +31,23 @@ def observer_myocardium(wall: np.ndarray, spacing, seed: int) -> np.ndarray:
         for v in (0, 2):
             index[axis] = v
             structure[tuple(index)] = False
+    if cavity is None:
+        cavity = ndi.binary_fill_holes(wall, structure=structure) & ~wall
+    cavity = cavity & ~wall
+    outside = ~(wall | cavity)
     sigma = [max(0.5, 6.0 / s) for s in np.asarray(spacing, dtype=float)[::-1]]
-    field = ndi.gaussian_filter(rng.standard_normal(wall.shape).astype(np.float32), sigma)
-    field /= max(float(field.std()), 1e-9)
-    grown = ndi.binary_dilation(wall, structure)
-    shrunk = ndi.binary_erosion(wall, structure)
-    return np.where(field > 0.4, grown, np.where(field < -0.4, shrunk, wall))
+
+    def patches():
+        f = ndi.gaussian_filter(rng.standard_normal(wall.shape).astype(np.float32), sigma)
+        return f / max(float(f.std()), 1e-9)
+
+    out = wall.copy()
+    for side, f in ((cavity, patches()), (outside, patches())):
+        touching_side = wall & ndi.binary_dilation(side, structure)
+        touching_wall = side & ndi.binary_dilation(wall, structure)
+        out[touching_side & (f < -0.4)] = False  # border drawn a voxel inside the wall
+        out[touching_wall & (f > 0.4)] = True  # border drawn a voxel outside it
+    return out
 
 
 def run(data_dir, method_names: Sequence[str], myocardium: str = "truth", progress=lambda f, m: None,
@@ -51,7 +64,7 @@ def run(data_dir, method_names: Sequence[str], myocardium: str = "truth", progre
         if not wall.any():
             continue
         if myocardium == "observer":
-            wall = observer_myocardium(wall, grid.spacing, seed=n)
+            wall = observer_myocardium(wall, grid.spacing, seed=n, cavity=truth == L.BLOODPOOL)
         ref = L.infarct(truth)
         for m in methods:
             progress((n + 0.5) / len(cases), f"{case.name}: {m.name}")

@@ -133,9 +133,10 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
 
     codes = np.where(codes_in == L.BLOODPOOL, L.BLOODPOOL, L.BACKGROUND).astype(np.uint8)
     codes[wall] = L.MYOCARDIUM
+    # Scar may reach a voxel beyond a too-tight contour (contour repair); it is LV wall then.
     for mask, code in ((result.grayzone, L.GRAYZONE), (result.scar, L.SCAR), (result.mvo, L.MVO)):
         if mask is not None:
-            codes[mask & wall] = code
+            codes[mask if code == L.SCAR else (mask & wall)] = code
 
     methods = {"myocardium": myo_record,
                "scar": {"name": scar.name, "params": values[scar.name], "details": result.info}}

@@ -17,7 +17,7 @@ from scipy import ndimage as ndi
 
 from .base import ScarInput, ScarResult
 from .common import FULL_CONNECTIVITY, remove_small, slice_axis
-from .reference import cavity, remote_stats
+from .reference import blood_level, cavity, remote_stats
 from .registry import Param
 
 COMMON_PARAMS: Tuple[Param, ...] = (
@@ -32,8 +32,13 @@ COMMON_PARAMS: Tuple[Param, ...] = (
           min=0.0, max=2000.0),
     Param("detect_mvo", "bool", True,
           "Label dark cores enclosed by enhancement (and the cavity) as MVO; MVO counts as infarct."),
+    Param("repair_voxels", "int", 1,
+          "Contour repair: let scar extend up to this many voxels (in-plane) beyond the given myocardium where "
+          "the signal is scar-like and brighter than blood (a contour drawn a voxel too tight); 0 keeps "
+          "the scar strictly inside the given myocardium.", min=0, max=3),
 )
 COMMON_NAMES = tuple(p.name for p in COMMON_PARAMS)
+MVO_CLOSING_MM = 1.5
 
 
 def _in_plane_size(spacing, size: int = 3):
@@ -44,17 +49,32 @@ def _in_plane_size(spacing, size: int = 3):
     return s
 
 
-def border_guard(inp: ScarInput, mask: np.ndarray, sd: float) -> np.ndarray:
-    """Voxels of ``mask`` on the wall's border that are no brighter than their non-wall
-    neighbours' mean + 1 SD (blood or fat partial volume)."""
+def border_guard(inp: ScarInput, mask: np.ndarray, sd: float, depth: int = 2) -> np.ndarray:
+    """Voxels of ``mask`` within ``depth`` voxels (in-plane) of the wall's border that are no
+    brighter than the brightest neighbouring non-wall tissue (blood, fat; lightly smoothed) + 0.5 SD:
+    partial volume, or blood and fat inside a contour drawn a voxel too wide. Scar brighter than
+    its bright neighbours stays."""
     wall = inp.myocardium
     outside = ~wall
-    size = _in_plane_size(inp.spacing)
-    count = ndi.uniform_filter(outside.astype(np.float32), size=size, mode="nearest")
-    border = wall & (count > 0)
-    total = ndi.uniform_filter(np.where(outside, inp.image, 0).astype(np.float32), size=size, mode="nearest")
-    neighbour_mean = total / np.maximum(count, 1e-6)
-    return mask & border & (inp.image <= neighbour_mean + sd)
+    small = _in_plane_size(inp.spacing, 3)
+    count = ndi.uniform_filter(outside.astype(np.float32), size=small, mode="nearest")
+    smooth = ndi.uniform_filter(np.where(outside, inp.image, 0).astype(np.float32), size=small,
+                                mode="nearest") / np.maximum(count, 1e-6)
+    smooth = np.where(outside, smooth, -np.inf).astype(np.float32)
+    bright_neighbour = ndi.maximum_filter(smooth, size=_in_plane_size(inp.spacing, 2 * depth + 1), mode="nearest")
+    near = ndi.binary_dilation(outside, structure=_in_plane_structure(inp.spacing), iterations=depth)
+    return mask & wall & near & (inp.image <= bright_neighbour + 0.5 * sd)
+
+
+def _in_plane_structure(spacing):
+    structure = ndi.generate_binary_structure(3, 1)
+    axis = slice_axis(spacing)
+    if axis is not None:
+        for v in (0, 2):
+            index = [1, 1, 1]
+            index[axis] = v
+            structure[tuple(index)] = False
+    return structure
 
 
 def significant(inp: ScarInput, scar: np.ndarray, mean: float, sd: float, k: float) -> np.ndarray:
@@ -68,11 +88,27 @@ def significant(inp: ScarInput, scar: np.ndarray, mean: float, sd: float, k: flo
     return keep[labels]
 
 
-def find_mvo(inp: ScarInput, enhanced: np.ndarray, mean: float, sd: float) -> np.ndarray:
-    """Components of dark wall enclosed by enhancement and cavity (<= 10 % other neighbours)."""
+def find_mvo(inp: ScarInput, scar: np.ndarray, bridge: np.ndarray, mean: float) -> np.ndarray:
+    """Components of dark wall enclosed by scar, cavity and ``bridge`` (raw enhancement that the
+    checks removed) with <= 20 % other neighbours and >= 30 % scar around them."""
     wall = inp.myocardium
-    candidates = wall & ~enhanced
-    labels, n = ndi.label(candidates, structure=FULL_CONNECTIVITY)
+    enhanced = scar | bridge
+    # Patchy rims leave voxel-wide gaps through which a core would join the healthy wall: close
+    # them first (about 1.5 mm), find the cores, then give the closed-over voxels back below.
+    plane = _in_plane_structure(inp.spacing)
+    radius = max(1, int(round(MVO_CLOSING_MM / min(inp.spacing))))
+    closed = ndi.binary_closing(enhanced, structure=plane, iterations=radius, border_value=0) | enhanced
+    candidates = wall & ~closed
+    # Thick slices: a core is a region of its own slice, judged by that slice's neighbours (the
+    # next slice is 8 mm away, and connecting through it joins every core to healthy wall).
+    axis = slice_axis(inp.spacing)
+    if axis is None:
+        connectivity, ring_structure = FULL_CONNECTIVITY, FULL_CONNECTIVITY
+    else:
+        connectivity = np.zeros((3, 3, 3), dtype=bool)
+        connectivity[tuple(1 if a == axis else slice(None) for a in range(3))] = True
+        ring_structure = _in_plane_structure(inp.spacing)
+    labels, n = ndi.label(candidates, structure=connectivity)
     if n == 0 or not enhanced.any():
         return np.zeros_like(wall)
     cav = cavity(inp)
@@ -85,15 +121,46 @@ def find_mvo(inp: ScarInput, enhanced: np.ndarray, mean: float, sd: float) -> np
         box = ndi.find_objects((labels == lab).astype(np.uint8))[0]
         grown = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in box)
         comp = labels[grown] == lab
-        ring = ndi.binary_dilation(comp, structure=FULL_CONNECTIVITY) & ~comp
+        ring = ndi.binary_dilation(comp, structure=ring_structure) & ~comp
         enclosed = (enhanced[grown] | cav[grown])[ring]
-        if enclosed.size and enclosed.mean() >= 0.9 and inp.image[grown][comp].mean() < mean + 2.0 * sd:
+        rim = ring & scar[grown]
+        if not enclosed.size or enclosed.mean() < 0.8 or rim.sum() < 0.3 * ring.sum():
+            continue
+        # Dark relative to its own rim: below half-way from remote myocardium to the rim's signal
+        # (thick slices mix some enhancement into the core, so remote + 2 SD would be too strict).
+        image = inp.image[grown]
+        if image[comp].mean() < mean + 0.5 * (image[rim].mean() - mean):
             mvo[grown] |= comp
+    if mvo.any():
+        # the dark voxels the closing covered, next to a core
+        mvo |= ndi.binary_dilation(mvo, structure=plane, iterations=radius) & wall & ~enhanced & \
+            (inp.image < mean + 0.5 * (inp.image[scar].mean() - mean))
     return mvo
 
 
+def repair_contour(inp: ScarInput, scar: np.ndarray, sd: float, voxels: int) -> np.ndarray:
+    """Voxels just outside the wall, connected to the scar, whose signal is at the scar's level and
+    above the blood's: tissue that a contour drawn a voxel too tight left out."""
+    wall = inp.myocardium
+    if voxels <= 0 or not scar.any():
+        return np.zeros_like(wall)
+    level = float(np.percentile(inp.image[scar], 10))
+    blood = blood_level(inp)
+    floor = max(level, (blood if blood is not None else level) + 2.0 * sd)
+    structure = _in_plane_structure(inp.spacing)
+    added = np.zeros_like(wall)
+    front = scar
+    for _ in range(voxels):
+        ring = ndi.binary_dilation(front, structure=structure) & ~wall & ~added
+        front = ring & (inp.image >= floor)
+        if not front.any():
+            break
+        added |= front
+    return added
+
+
 def finalize(inp: ScarInput, result: ScarResult, endo_guard: bool, min_contrast_sd: float, min_size_mm3: float,
-             detect_mvo: bool) -> ScarResult:
+             detect_mvo: bool, repair_voxels: int) -> ScarResult:
     wall = inp.myocardium
     scar = result.scar & wall
     gray = (result.grayzone & wall & ~scar) if result.grayzone is not None else None
@@ -110,10 +177,20 @@ def finalize(inp: ScarInput, result: ScarResult, endo_guard: bool, min_contrast_
     voxel_mm3 = inp.grid.voxel_volume_ml * 1000.0
     if min_size_mm3 > 0:
         scar = remove_small(scar, max(1, int(np.ceil(min_size_mm3 / voxel_mm3))))
+    extra = repair_contour(inp, scar, sd, repair_voxels)
+    if extra.any():
+        info["repaired_voxels"] = int(extra.sum())
     mvo = None
     if detect_mvo and scar.any():
+        # The border guard and the significance test thin the rim that closes a core off from the
+        # healthy wall: the method's own raw enhancement bridges it for the enclosure test.
+        raw = (result.scar | (result.grayzone if result.grayzone is not None else False)) & wall
         enhanced = scar | (gray if gray is not None else False)
-        mvo = find_mvo(inp, enhanced, mean, sd)
+        mvo = find_mvo(inp, enhanced, raw & ~enhanced, mean)
+        if mvo.any():  # a core belongs to a scar that survived the checks above
+            labels, _ = ndi.label(mvo, structure=FULL_CONNECTIVITY)
+            near = np.unique(labels[ndi.binary_dilation(scar, structure=FULL_CONNECTIVITY, iterations=2) & mvo])
+            mvo = np.isin(labels, near[near > 0])
         if result.mvo is not None:
             mvo |= result.mvo & wall
         info["mvo_voxels"] = int(mvo.sum())
@@ -122,4 +199,9 @@ def finalize(inp: ScarInput, result: ScarResult, endo_guard: bool, min_contrast_
         labels, n = ndi.label(gray, structure=FULL_CONNECTIVITY)
         touching = np.unique(labels[ndi.binary_dilation(scar, structure=FULL_CONNECTIVITY) & gray])
         gray = np.isin(labels, touching[touching > 0])
-    return ScarResult(scar=scar, grayzone=gray, mvo=mvo, info=info, warnings=list(result.warnings))
+    warnings = list(result.warnings)
+    if extra.any():
+        ml = extra.sum() * inp.grid.voxel_volume_ml
+        warnings.append(f"scar extended {ml:.2f} mL beyond the given myocardium where the contour looked a voxel "
+                        "too tight (repair_voxels=0 turns this off)")
+    return ScarResult(scar=scar | extra, grayzone=gray, mvo=mvo, info=info, warnings=warnings)
