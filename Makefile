@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PY39 ?= $(shell PYENV_VERSION=3.9.18 command -v python3.9 >/dev/null 2>&1 && echo python3.9)
 VENV39 ?= .venv39
 
-.PHONY: demo test test-py39 bench benchmark-phantoms classifier-models clean
+.PHONY: demo test test-py39 bench benchmark-phantoms benchmark-emidec classifier-models clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,12 @@ benchmark-phantoms: $(STAMP)
 	$(BIN)/lvscarseg --quiet phantom build/bench-phantoms --cases 16 --seed 500
 	$(BIN)/lvscarseg benchmark build/bench-phantoms --myocardium truth -o benchmarks/results
 	$(BIN)/lvscarseg benchmark build/bench-phantoms --myocardium observer -o benchmarks/results
+
+# The same methods on the real EMIDEC slices (needs ../shared/data/emidec-png; CC BY-NC-SA data).
+EMIDEC ?= ../shared/data/emidec-png
+benchmark-emidec: $(STAMP)
+	mkdir -p benchmarks/results/emidec
+	$(BIN)/lvscarseg benchmark $(EMIDEC) --myocardium truth -o benchmarks/results/emidec
 
 # Re-creates the shipped classifier models from phantoms (seed 9000, never used for benchmarks).
 classifier-models: $(STAMP)

@@ -79,7 +79,8 @@ def run(data_dir, method_names: Sequence[str], myocardium: str = "truth", progre
                    "protocol": case.meta.get("protocol", ""), "hard": bool(case.meta.get("hard", False)),
                    "healthy": not ref.any(), "cnr": case.meta.get("cnr"), "time_s": seconds, "error": error}
             if result is not None:
-                pred = (result.scar | (result.mvo if result.mvo is not None else False)) & wall
+                # (no "& wall": contour repair may rightly put scar a voxel outside the given wall)
+                pred = result.scar | (result.mvo if result.mvo is not None else False)
                 mm = compare_masks(pred, ref, grid.spacing)
                 row.update({"dice": mm["dice"], "hd95_mm": mm["hd95_mm"], "avd_ml": mm["avd_ml"],
                             "scar_ml": mm["volume_pred_ml"], "true_scar_ml": mm["volume_ref_ml"],

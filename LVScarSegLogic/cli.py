@@ -226,6 +226,12 @@ def _cmd_train_classifier(a, progress) -> int:
     progress(0.6, f"fitting {a.method} on {len(y)} voxels")
     tensors = training.fit(a.method, x, y, a.seed)
     trained_on = f"{len(names)} cases from {Path(a.data_dir).resolve().name}"
+    phantom = Path(a.data_dir) / "phantom.json"
+    if phantom.exists():
+        import json as _json
+
+        trained_on = (f"{len(names)} synthetic LGE phantom cases (lvscarseg phantom --seed "
+                      f"{_json.loads(phantom.read_text())['seed']}), true and observer-perturbed walls")
     manifest = training.save(a.output, a.method, tensors, trained_on, a.license, len(y))
     progress.done("model written")
     print(f"model: {Path(a.output).resolve()}  sha256 {manifest['sha256']}  ({manifest['size_bytes'] / 1e6:.2f} MB)")

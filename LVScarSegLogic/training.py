@@ -62,6 +62,9 @@ def collect(data_dir, per_class: int, seed: int, observer: bool, progress=lambda
     return x, y, names
 
 
+SVM_SAMPLES_PER_CLASS = 2000
+
+
 def fit(kind: str, x: np.ndarray, y: np.ndarray, seed: int) -> Dict[str, np.ndarray]:
     """Train with scikit-learn and export the fitted model as arrays."""
     mean, scale = x.mean(0), x.std(0) + 1e-6
@@ -71,6 +74,12 @@ def fit(kind: str, x: np.ndarray, y: np.ndarray, seed: int) -> Dict[str, np.ndar
     if kind == "svm":
         from sklearn.svm import SVC
 
+        # Kernel inference costs voxels x support vectors: train on a class-balanced subset so
+        # that the model keeps a few thousand support vectors (seconds per volume, not minutes).
+        rng = np.random.default_rng(seed)
+        keep = np.concatenate([rng.choice(np.nonzero(y == c)[0], size=min(SVM_SAMPLES_PER_CLASS, int((y == c).sum())),
+                                          replace=False) for c in np.unique(y)])
+        xs, y = xs[keep], y[keep]
         gamma = 1.0 / x.shape[1]
         svs, coefs, intercepts = [], [], []
         for c in range(classes):  # one-vs-rest, so that inference is one kernel product

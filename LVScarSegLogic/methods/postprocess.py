@@ -53,7 +53,8 @@ def border_guard(inp: ScarInput, mask: np.ndarray, sd: float, depth: int = 2) ->
     """Voxels of ``mask`` within ``depth`` voxels (in-plane) of the wall's border that are no
     brighter than the brightest neighbouring non-wall tissue (blood, fat; lightly smoothed) + 0.5 SD:
     partial volume, or blood and fat inside a contour drawn a voxel too wide. Scar brighter than
-    its bright neighbours stays."""
+    its bright neighbours stays. In thick-slice stacks the slices above and below count as
+    neighbours too: an 8-mm slab that grazes the cavity or the atrium holds their blood."""
     wall = inp.myocardium
     outside = ~wall
     small = _in_plane_size(inp.spacing, 3)
@@ -61,8 +62,15 @@ def border_guard(inp: ScarInput, mask: np.ndarray, sd: float, depth: int = 2) ->
     smooth = ndi.uniform_filter(np.where(outside, inp.image, 0).astype(np.float32), size=small,
                                 mode="nearest") / np.maximum(count, 1e-6)
     smooth = np.where(outside, smooth, -np.inf).astype(np.float32)
-    bright_neighbour = ndi.maximum_filter(smooth, size=_in_plane_size(inp.spacing, 2 * depth + 1), mode="nearest")
+    box = _in_plane_size(inp.spacing, 2 * depth + 1)
     near = ndi.binary_dilation(outside, structure=_in_plane_structure(inp.spacing), iterations=depth)
+    axis = slice_axis(inp.spacing)
+    if axis is not None:
+        box[axis] = 3
+        through = np.zeros((3, 3, 3), dtype=bool)
+        through[tuple(slice(None) if a == axis else 1 for a in range(3))] = True
+        near |= ndi.binary_dilation(outside, structure=through)
+    bright_neighbour = ndi.maximum_filter(smooth, size=box, mode="nearest")
     return mask & wall & near & (inp.image <= bright_neighbour + 0.5 * sd)
 
 
