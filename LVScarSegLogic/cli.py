@@ -66,6 +66,8 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--myocardium", choices=("truth", "observer"), default="truth",
                    help="the true wall, or one whose borders move about a voxel in and out like a human contour")
     b.add_argument("-o", "--output-dir", default=".", metavar="DIR", help="where benchmark_<myocardium>.md/.csv go")
+    b.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="parameter for every chosen method that has it, or METHOD.KEY=VALUE (repeatable)")
 
     t = sub.add_parser("train-classifier", help="train a voxel classifier (svm, knn, random-forest, mlp) "
                        "from labelled cases")
@@ -196,12 +198,20 @@ def _cmd_benchmark(a, progress) -> int:
 
     names = [m.name for m in registry.methods("scar")] if a.methods == "all" else \
         [m.strip() for m in a.methods.split(",") if m.strip()]
-    for name in names:
-        registry.get(name, "scar")  # unknown names fail before any work
+    chosen = [registry.get(name, "scar") for name in names]  # unknown names fail before any work
+    pairs = {m.name: [] for m in chosen}
+    for pair in a.param:
+        key = pair.split("=", 1)[0]
+        owners = [m for m in chosen if key.startswith(m.name + ".") or any(p.name == key for p in m.params)]
+        if not owners:
+            raise InputError(f"--param {pair}: no chosen method has this parameter")
+        for m in owners:
+            pairs[m.name].append(pair[len(m.name) + 1:] if key.startswith(m.name + ".") else pair)
+    values = {m.name: registry.resolve_params([m], pairs[m.name])[m.name] for m in chosen}
     out = Path(a.output_dir)
     if not out.is_dir():
         raise InputError(f"{out}: output folder does not exist")
-    rows = benchmark.run(a.data_dir, names, a.myocardium, progress=progress)
+    rows = benchmark.run(a.data_dir, names, a.myocardium, progress=progress, params=values)
     progress.done("benchmark finished")
     table = benchmark.summary_markdown(rows)
     write_text_atomic(out / f"benchmark_{a.myocardium}.md", table)

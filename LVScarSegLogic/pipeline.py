@@ -14,7 +14,6 @@ import numpy as np
 from . import labels as L
 from .errors import InputError
 from .files import LABELMAP_OUTPUT_EXTENSIONS, atomic_output, check_output_path, extension, sha256_of
-from .geometry import Grid
 from .methods import registry
 from .methods.runner import run_scar_method
 from .report import build_report, write_report

@@ -31,14 +31,11 @@ def run_cli(*args) -> CliResult:
     return CliResult(code, out.getvalue(), err.getvalue())
 
 
-@pytest.fixture(scope="session")
-def lowres_case(tmp_path_factory):
-    """A small 3D phantom case with scar (2 mm isotropic), written as NRRD files."""
+def _written_case(folder, index, healthy):
     from LVScarSegLogic.phantom.cases import make_case
     from LVScarSegLogic.volume import write_volume
 
-    folder = tmp_path_factory.mktemp("case")
-    image, codes, grid, meta = make_case(seed=7, index=0, protocol="3d-lowres", healthy=False, hard=False)
+    image, codes, grid, meta = make_case(seed=7, index=index, protocol="3d-lowres", healthy=healthy, hard=False)
     write_volume(folder / "image.nrrd", image, grid)
     write_volume(folder / "label.nrrd", codes, grid)
     return {"dir": folder, "image": folder / "image.nrrd", "label": folder / "label.nrrd",
@@ -46,15 +43,15 @@ def lowres_case(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def healthy_case(tmp_path_factory):
-    from LVScarSegLogic.phantom.cases import make_case
-    from LVScarSegLogic.volume import write_volume
+def lowres_case(tmp_path_factory):
+    """A small 3D phantom case with scar (2 mm isotropic), written as NRRD files."""
+    return _written_case(tmp_path_factory.mktemp("case"), 0, healthy=False)
 
-    folder = tmp_path_factory.mktemp("healthy")
-    image, codes, grid, meta = make_case(seed=7, index=1, protocol="3d-lowres", healthy=True, hard=False)
-    write_volume(folder / "image.nrrd", image, grid)
-    write_volume(folder / "label.nrrd", codes, grid)
-    return {"image": folder / "image.nrrd", "label": folder / "label.nrrd", "codes": codes, "grid": grid}
+
+@pytest.fixture(scope="session")
+def healthy_case(tmp_path_factory):
+    """A small healthy 3D phantom case."""
+    return _written_case(tmp_path_factory.mktemp("healthy"), 1, healthy=True)
 
 
 def oblique_grid(shape=(6, 7, 8), spacing=(0.7, 0.9, 3.1)):

@@ -1,8 +1,6 @@
 """Benchmark runner, observer contours, case collections and contour repair."""
-import json
 
 import numpy as np
-import pytest
 from PIL import Image
 from scipy import ndimage as ndi
 

@@ -1,5 +1,4 @@
 """The method registry and every classical scar method on arrays with known answers."""
-import json
 
 import numpy as np
 import pytest
@@ -8,7 +7,7 @@ from LVScarSegLogic.errors import InputError
 from LVScarSegLogic.geometry import Grid
 from LVScarSegLogic.methods import registry
 from LVScarSegLogic.methods.base import ScarInput
-from LVScarSegLogic.methods.clustering import _rice_fit, em_mixture, kmeans_1d
+from LVScarSegLogic.methods.clustering import _mean_of, _rice_fit, em_mixture, kmeans_1d
 from LVScarSegLogic.methods.postprocess import COMMON_NAMES
 from LVScarSegLogic.methods.runner import run_scar_method
 from LVScarSegLogic.methods.threshold import fwhm, otsu_threshold, strm
@@ -136,6 +135,8 @@ def test_rician_moment_fit_recovers_signal_and_noise():
     x = np.hypot(nu + rng.normal(0, sigma, 200000), rng.normal(0, sigma, 200000))
     fit_nu, fit_sigma = _rice_fit(x, np.ones_like(x))
     assert fit_nu == pytest.approx(nu, rel=0.05) and fit_sigma == pytest.approx(sigma, rel=0.05)
+    assert _mean_of([(nu, sigma)], 0, True) == pytest.approx(x.mean(), rel=0.01)
+    assert _mean_of([(400.0, 0.1)], 0, True) == pytest.approx(400.0, rel=1e-4)  # no overflow at high SNR
 
 
 @pytest.mark.parametrize("name", CLASSICAL)

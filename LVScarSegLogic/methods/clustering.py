@@ -1,7 +1,7 @@
 """Intensity clustering inside the wall: k-means and EM mixture models (Gaussian, Rician)."""
 from __future__ import annotations
 
-from typing import Dict, Tuple
+from typing import Tuple
 
 import numpy as np
 from scipy import special
@@ -100,7 +100,8 @@ def _mean_of(params, c, rician):
         nu, sigma = params[c]
         # Rician mean: sigma sqrt(pi/2) L_{1/2}(-nu^2 / 2 sigma^2)
         t = -nu * nu / (2 * sigma * sigma)
-        lag = np.exp(t / 2) * ((1 - t) * special.i0(-t / 2) - t * special.i1(-t / 2))
+        # exponentially scaled Bessel functions: e^{t/2} I_k(-t/2) = ik e(-t/2), no overflow
+        lag = (1 - t) * special.i0e(-t / 2) - t * special.i1e(-t / 2)
         return float(sigma * np.sqrt(np.pi / 2) * lag)
     return float(params[c][0])
 

@@ -8,7 +8,7 @@ method runs, so listing methods stays cheap (no scipy, no torch).
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import InputError

@@ -9,7 +9,7 @@ Figures come from ../shared/reference/methods-and-numbers.md section 4.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
+from typing import List, Tuple
 
 import numpy as np
 

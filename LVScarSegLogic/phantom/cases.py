@@ -7,7 +7,6 @@ Ranges come from ../shared/reference/methods-and-numbers.md section 4 and are li
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Dict, List, Optional
 
