@@ -62,7 +62,15 @@ def collect(data_dir, per_class: int, seed: int, observer: bool, progress=lambda
     return x, y, names
 
 
-SVM_SAMPLES_PER_CLASS = 2000
+SVM_SAMPLES_PER_CLASS = 1000  # about 1500 support vectors: a few seconds per 3D volume
+KNN_SAMPLES_PER_CLASS = 10000  # the neighbour search scales with the stored points
+
+
+def _balanced(x: np.ndarray, y: np.ndarray, per_class: int, seed: int):
+    rng = np.random.default_rng(seed)
+    keep = np.concatenate([rng.choice(np.nonzero(y == c)[0], size=min(per_class, int((y == c).sum())), replace=False)
+                           for c in np.unique(y)])
+    return x[keep], y[keep]
 
 
 def fit(kind: str, x: np.ndarray, y: np.ndarray, seed: int) -> Dict[str, np.ndarray]:
@@ -75,11 +83,8 @@ def fit(kind: str, x: np.ndarray, y: np.ndarray, seed: int) -> Dict[str, np.ndar
         from sklearn.svm import SVC
 
         # Kernel inference costs voxels x support vectors: train on a class-balanced subset so
-        # that the model keeps a few thousand support vectors (seconds per volume, not minutes).
-        rng = np.random.default_rng(seed)
-        keep = np.concatenate([rng.choice(np.nonzero(y == c)[0], size=min(SVM_SAMPLES_PER_CLASS, int((y == c).sum())),
-                                          replace=False) for c in np.unique(y)])
-        xs, y = xs[keep], y[keep]
+        # that the model keeps about a thousand or two support vectors (seconds per volume).
+        xs, y = _balanced(xs, y, SVM_SAMPLES_PER_CLASS, seed)
         gamma = 1.0 / x.shape[1]
         svs, coefs, intercepts = [], [], []
         for c in range(classes):  # one-vs-rest, so that inference is one kernel product
@@ -96,6 +101,7 @@ def fit(kind: str, x: np.ndarray, y: np.ndarray, seed: int) -> Dict[str, np.ndar
         t.update(support_vectors=np.concatenate(svs).astype(np.float32), dual_coef=dual,
                  intercept=np.array(intercepts), gamma=np.array([gamma]))
     elif kind == "knn":
+        xs, y = _balanced(xs, y, KNN_SAMPLES_PER_CLASS, seed)
         t.update(points=xs.astype(np.float32), labels=y.astype(np.int64), k=np.array([15]),
                  n_classes=np.array([classes]))
     elif kind == "random-forest":

@@ -8,7 +8,7 @@ from LVScarSegLogic.geometry import Grid
 from LVScarSegLogic.methods import registry
 from LVScarSegLogic.methods.base import ScarInput
 from LVScarSegLogic.methods.clustering import _mean_of, _rice_fit, em_mixture, kmeans_1d
-from LVScarSegLogic.methods.postprocess import COMMON_NAMES
+from LVScarSegLogic.methods.common_params import COMMON_NAMES
 from LVScarSegLogic.methods.runner import run_scar_method
 from LVScarSegLogic.methods.threshold import fwhm, otsu_threshold, strm
 

@@ -63,7 +63,7 @@ def _knn(t, x):
     from scipy.spatial import cKDTree
 
     k = int(t["k"][0])
-    _, idx = cKDTree(t["points"]).query(x, k=k)
+    _, idx = cKDTree(t["points"]).query(x, k=k, workers=-1)
     votes = t["labels"][idx]
     counts = np.stack([(votes == c).sum(1) for c in range(int(t["n_classes"][0]))], axis=1)
     return np.argmax(counts, axis=1)

@@ -10,34 +10,13 @@
 """
 from __future__ import annotations
 
-from typing import Tuple
-
 import numpy as np
 from scipy import ndimage as ndi
 
 from .base import ScarInput, ScarResult
-from .common import FULL_CONNECTIVITY, remove_small, slice_axis
+from .common import FULL_CONNECTIVITY, bounding_box, remove_small, slice_axis
 from .reference import blood_level, cavity, remote_stats
-from .registry import Param
 
-COMMON_PARAMS: Tuple[Param, ...] = (
-    Param("endo_guard", "bool", True,
-          "Drop scar on the wall's border whose signal is explained by partial volume with bright "
-          "neighbouring blood or fat (not brighter than their local mean + 1 remote SD)."),
-    Param("min_contrast_sd", "float", 3.0,
-          "Keep a scar component only if its mean signal exceeds remote mean + this many SD "
-          "(0 keeps all). Stops histogram-splitting methods from calling healthy myocardium scar.",
-          min=0.0, max=10.0),
-    Param("min_size_mm3", "float", 20.0, "Remove scar components smaller than this volume (mm^3).",
-          min=0.0, max=2000.0),
-    Param("detect_mvo", "bool", True,
-          "Label dark cores enclosed by enhancement (and the cavity) as MVO; MVO counts as infarct."),
-    Param("repair_voxels", "int", 1,
-          "Contour repair: let scar extend up to this many voxels (in-plane) beyond the given myocardium where "
-          "the signal is scar-like and brighter than blood (a contour drawn a voxel too tight); 0 keeps "
-          "the scar strictly inside the given myocardium.", min=0, max=3),
-)
-COMMON_NAMES = tuple(p.name for p in COMMON_PARAMS)
 MVO_CLOSING_MM = 1.5
 
 
@@ -49,8 +28,8 @@ def _in_plane_size(spacing, size: int = 3):
     return s
 
 
-def border_guard(inp: ScarInput, mask: np.ndarray, sd: float, depth: int = 2) -> np.ndarray:
-    """Voxels of ``mask`` within ``depth`` voxels (in-plane) of the wall's border that are no
+def border_guard(inp: ScarInput, sd: float, depth: int = 2) -> np.ndarray:
+    """Wall voxels within ``depth`` voxels (in-plane) of the wall's border that are no
     brighter than the brightest neighbouring non-wall tissue (blood, fat; lightly smoothed) + 0.5 SD:
     partial volume, or blood and fat inside a contour drawn a voxel too wide. Scar brighter than
     its bright neighbours stays. In thick-slice stacks the slices above and below count as
@@ -71,7 +50,7 @@ def border_guard(inp: ScarInput, mask: np.ndarray, sd: float, depth: int = 2) ->
         through[tuple(slice(None) if a == axis else 1 for a in range(3))] = True
         near |= ndi.binary_dilation(outside, structure=through)
     bright_neighbour = ndi.maximum_filter(smooth, size=box, mode="nearest")
-    return mask & wall & near & (inp.image <= bright_neighbour + 0.5 * sd)
+    return wall & near & (inp.image <= bright_neighbour + 0.5 * sd)
 
 
 def _in_plane_structure(spacing):
@@ -169,17 +148,45 @@ def repair_contour(inp: ScarInput, scar: np.ndarray, sd: float, voxels: int) -> 
 
 def finalize(inp: ScarInput, result: ScarResult, endo_guard: bool, min_contrast_sd: float, min_size_mm3: float,
              detect_mvo: bool, repair_voxels: int) -> ScarResult:
+    """Apply the shared steps. They only look a few voxels around the wall, so they run on the
+    wall's bounding box + 4 voxels (the method's crop has a 12-mm margin for its local means)."""
+    box = bounding_box(inp.myocardium, (4, 4, 4))
+    sub = ScarInput(image=inp.image[box], myocardium=inp.myocardium[box], grid=inp.grid,
+                    remote=inp.remote[box] if inp.remote is not None else None,
+                    bloodpool=inp.bloodpool[box] if inp.bloodpool is not None else None, progress=inp.progress)
+    sub._cache["remote_stats"] = remote_stats(inp)
+
+    def cut(mask):
+        return None if mask is None else mask[box]
+
+    done = _finalize(sub, ScarResult(scar=cut(result.scar), grayzone=cut(result.grayzone), mvo=cut(result.mvo),
+                                     info=result.info, warnings=result.warnings),
+                     endo_guard, min_contrast_sd, min_size_mm3, detect_mvo, repair_voxels)
+
+    def paste(mask):
+        if mask is None:
+            return None
+        out = np.zeros(inp.myocardium.shape, dtype=bool)
+        out[box] = mask
+        return out
+
+    return ScarResult(scar=paste(done.scar), grayzone=paste(done.grayzone), mvo=paste(done.mvo), info=done.info,
+                      warnings=done.warnings)
+
+
+def _finalize(inp: ScarInput, result: ScarResult, endo_guard: bool, min_contrast_sd: float, min_size_mm3: float,
+              detect_mvo: bool, repair_voxels: int) -> ScarResult:
     wall = inp.myocardium
     scar = result.scar & wall
     gray = (result.grayzone & wall & ~scar) if result.grayzone is not None else None
     mean, sd = remote_stats(inp)
     info = dict(result.info)
     if endo_guard:
-        dropped = border_guard(inp, scar, sd)
-        scar &= ~dropped
+        partial_volume = border_guard(inp, sd)
+        info["border_voxels_dropped"] = int((scar & partial_volume).sum())
+        scar &= ~partial_volume
         if gray is not None:
-            gray &= ~border_guard(inp, gray, sd)
-        info["border_voxels_dropped"] = int(dropped.sum())
+            gray &= ~partial_volume
     if min_contrast_sd > 0:
         scar = significant(inp, scar, mean, sd, min_contrast_sd)
     voxel_mm3 = inp.grid.voxel_volume_ml * 1000.0

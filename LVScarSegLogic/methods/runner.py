@@ -9,7 +9,8 @@ import numpy as np
 from ..geometry import Grid
 from .base import ScarInput, ScarResult
 from .common import bounding_box
-from .postprocess import COMMON_NAMES, finalize
+from .common_params import COMMON_NAMES
+from .postprocess import finalize
 from .registry import Method
 
 
