@@ -31,7 +31,8 @@ def test_segment_writes_a_seg_nrrd_on_the_image_grid_and_a_contract_report(lowre
     assert REPORT_KEYS <= set(report)
     assert report["input"]["sha256"] == sha256_of(lowres_case["image"])
     assert report["input"]["size"] == list(lowres_case["grid"].size_ijk)
-    assert report["methods"]["scar"]["name"] == "fwhm" and report["methods"]["myocardium"]["name"] == "given"
+    assert report["methods"]["scar"]["name"] == "random-forest"  # the benchmark's best, the default
+    assert report["methods"]["myocardium"]["name"] == "given"
     v = report["volumes_ml"]
     assert report["scar_percent"] == pytest.approx(100 * v["scar"] / v["lv_myocardium"])
     assert report["lv_mass_g"] == pytest.approx(1.05 * v["lv_myocardium"])
@@ -92,7 +93,8 @@ def test_strm_with_user_remote_mask_and_fwhm_with_ras_seed(lowres_case, tmp_path
     k, j, i = np.argwhere(codes == L.SCAR)[0]
     ras = lps_to_ras_points(grid.ijk_to_lps_points([[i, j, k]])[0])
     r = run_cli("--quiet", "segment", lowres_case["image"], "--myocardium", lowres_case["label"], "-o",
-                tmp_path / "f.seg.nrrd", "--seed", ",".join(f"{v:.3f}" for v in ras), "--report", rep)
+                tmp_path / "f.seg.nrrd", "--scar-method", "fwhm", "--seed", ",".join(f"{v:.3f}" for v in ras),
+                "--report", rep)
     assert r.code == 0, r.err
     assert json.loads(rep.read_text())["methods"]["scar"]["details"]["seed_source"] == "user"
 
@@ -172,7 +174,7 @@ def test_methods_json_lists_typed_parameters_and_defaults():
             assert {"name", "type", "default", "help"} <= set(p)
     assert sum(m["default"] for m in items if m["target"] == "scar") == 1
     text = run_cli("methods")
-    assert text.code == 0 and "strm" in text.out and "default: fwhm" in text.out
+    assert text.code == 0 and "strm" in text.out and "default: random-forest" in text.out
 
 
 def test_models_lists_and_verifies_model_files(tmp_path, monkeypatch):
@@ -232,6 +234,9 @@ def test_classical_segment_imports_no_torch_monai_slicer_qt_or_vtk(lowres_case, 
     assert r.stdout.strip().splitlines()[-1] == "0 []", r.stderr
     r = _python("import sys, LVScarSegLogic; print(sorted(m for m in sys.modules if m.startswith(('numpy', 'SimpleITK', 'scipy'))))")
     assert r.stdout.strip() == "[]"  # importing the package is free
+    r = _python("import sys\nfrom LVScarSegLogic.methods import registry\nregistry.methods()\n"
+                "print(sorted(m for m in sys.modules if m.startswith(('numpy', 'SimpleITK', 'scipy'))))")
+    assert r.stdout.strip() == "[]", r.stderr  # listing methods (the GUI's combo boxes) is free too
 
 
 def test_module_entry_point_exit_codes_and_progress_lines(lowres_case, tmp_path):

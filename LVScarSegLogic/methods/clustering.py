@@ -63,6 +63,18 @@ def _rice_fit(x, w):
     return float(np.sqrt(nu2)), float(sigma)
 
 
+def responsibilities(x: np.ndarray, weights, params, healthy_rician: bool):
+    """Posterior class probabilities (k, n) and the mean log-likelihood of ``x``."""
+    logp = np.stack([np.log(weights[c]) + (_rice_logpdf(x, *params[c]) if (c == 0 and healthy_rician)
+                                           else _gauss_logpdf(x, *params[c])) for c in range(len(params))])
+    top = logp.max(axis=0)
+    total = top + np.log(np.exp(logp - top).sum(axis=0))
+    return np.exp(logp - total), float(total.mean())
+
+
+EM_FIT_SAMPLES = 40000
+
+
 def em_mixture(x: np.ndarray, k: int, healthy_rician: bool, iterations: int = 100, tol: float = 1e-6):
     """EM on scalars: k components, the darkest Rician (remote myocardium near the noise floor)
     when ``healthy_rician``, the others Gaussian. Returns (weights, params, log-likelihood, resp)."""
@@ -74,12 +86,7 @@ def em_mixture(x: np.ndarray, k: int, healthy_rician: bool, iterations: int = 10
         params[0] = _rice_fit(x, (labels == 0).astype(float))
     previous = -np.inf
     for _ in range(iterations):
-        logp = np.stack([np.log(weights[c]) + (_rice_logpdf(x, *params[c]) if (c == 0 and healthy_rician)
-                                               else _gauss_logpdf(x, *params[c])) for c in range(k)])
-        top = logp.max(axis=0)
-        total = top + np.log(np.exp(logp - top).sum(axis=0))
-        ll = float(total.mean())
-        resp = np.exp(logp - total)
+        resp, ll = responsibilities(x, weights, params, healthy_rician)
         weights = resp.mean(axis=1) + 1e-9
         for c in range(k):
             w = resp[c]
@@ -116,13 +123,17 @@ def gmm(inp: ScarInput, components: int, distribution: str, rule: str) -> ScarRe
     scale = float(np.percentile(x, 99)) or 1.0
     x = np.maximum(x / scale, 1e-6)  # EM in units of the wall's bright end: stable for any scanner scale
     options = {"gaussian": [False], "rician": [True], "auto": [False, True]}[distribution]
+    # The mixture is fitted on a fixed random sample (a histogram of 40,000 voxels pins it down);
+    # every voxel is then classified with the fitted model.
+    sample = x if x.size <= EM_FIT_SAMPLES else np.random.default_rng(0).choice(x, EM_FIT_SAMPLES, replace=False)
     best = None
     for rician in options:
-        weights, params, ll, resp = em_mixture(x, components, rician)
-        bic = -2 * ll * x.size + (3 * components - 1) * np.log(x.size)
+        weights, params, ll, _ = em_mixture(sample, components, rician)
+        bic = -2 * ll * sample.size + (3 * components - 1) * np.log(sample.size)
         if best is None or bic < best[0]:
-            best = (bic, rician, weights, params, resp)
-    _, rician, weights, params, resp = best
+            best = (bic, rician, weights, params)
+    _, rician, weights, params = best
+    resp, _ = responsibilities(x, weights, params, rician)
     means = [_mean_of(params, c, rician) for c in range(components)]
     order = np.argsort(means)
     top, middle = order[-1], order[len(order) // 2] if components == 3 else None

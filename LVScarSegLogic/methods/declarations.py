@@ -57,7 +57,6 @@ _scar(
     ),
     optional_inputs=("seeds", "remote"),
     reference="Amado 2004 JACC 44:2383 (figure legend); Karim 2016 MedIA 30:95",
-    default=True,
 )
 
 _scar(
@@ -141,6 +140,9 @@ _scar(
 
 _MODEL = Param("model", "path", "", "A model file from `lvscarseg train-classifier` (.safetensors with its .json "
                "manifest beside it); empty: the shipped model trained on phantoms.")
+# The default scar method: best mean scar Dice on the phantom benchmark with both the true and
+# the observer myocardium (benchmarks/results/benchmark_*.md).
+DEFAULT_SCAR_METHOD = "random-forest"
 for _name, _entry, _summary, _ref in (
         ("svm", "svm", "Support-vector machine (RBF kernel, one-vs-rest)", "Cortes & Vapnik 1995"),
         ("knn", "knn", "k-nearest neighbours (k = 15)", "lecture's KNN baseline (Zabihollahy 2019 comparison)"),
@@ -151,4 +153,5 @@ for _name, _entry, _summary, _ref in (
         summary=f"{_summary} on per-voxel features (signal against remote and blood, local statistics, "
                 "transmural depth); healthy / gray zone / scar.",
         entry=f"classifiers:{_entry}", params=(_MODEL,), optional_inputs=("remote",), reference=_ref,
+        default=_name == DEFAULT_SCAR_METHOD,
     )

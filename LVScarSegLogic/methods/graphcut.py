@@ -12,7 +12,7 @@ from typing import Dict
 import numpy as np
 
 from .base import ScarInput, ScarResult
-from .clustering import _gauss_logpdf, _rice_logpdf, em_mixture
+from .clustering import EM_FIT_SAMPLES, _gauss_logpdf, _rice_logpdf, em_mixture
 from .common import bounding_box
 
 _FORCE = 1e9
@@ -70,7 +70,8 @@ def graphcut(inp: ScarInput, smoothness: float, hierarchical: bool, distribution
     rician = distribution == "rician"
     k = 3 if hierarchical else 2
     inp.progress(0.3, "graphcut: fitting the intensity mixture")
-    weights, params, _, _ = em_mixture(x, k, rician)
+    sample = x if x.size <= EM_FIT_SAMPLES else np.random.default_rng(0).choice(x, EM_FIT_SAMPLES, replace=False)
+    weights, params, _, _ = em_mixture(sample, k, rician)
     costs = _class_costs(x, weights, params, rician)
     info: Dict[str, object] = {"smoothness": smoothness, "components": k,
                                "class_means": [float(p[0]) * scale for p in params]}
