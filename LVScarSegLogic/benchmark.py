@@ -14,7 +14,7 @@ from scipy import ndimage as ndi
 from . import labels as L
 from .metrics import compare_masks
 from .methods import registry
-from .methods.common import slice_axis
+from .methods.common import in_plane_structure
 from .methods.runner import run_scar_method
 
 
@@ -24,13 +24,7 @@ def observer_myocardium(wall: np.ndarray, spacing, seed: int, cavity: np.ndarray
     stacks). ``cavity`` (the LV blood pool) tells the two borders apart; without it, the wall's
     holes filled slice by slice are used."""
     rng = np.random.default_rng(seed)
-    axis = slice_axis(spacing)
-    structure = ndi.generate_binary_structure(3, 1)
-    if axis is not None:
-        index = [slice(None)] * 3
-        for v in (0, 2):
-            index[axis] = v
-            structure[tuple(index)] = False
+    structure = in_plane_structure(spacing)
     if cavity is None:
         cavity = ndi.binary_fill_holes(wall, structure=structure) & ~wall
     cavity = cavity & ~wall

@@ -36,6 +36,18 @@ def slice_axis(spacing_ijk: Sequence[float]) -> Optional[int]:
     return axis if sp[axis] > 2.5 * others.max() else None
 
 
+def in_plane_structure(spacing_ijk) -> np.ndarray:
+    """6-neighbour structure, without the slice-axis neighbours in a thick-slice stack."""
+    structure = ndi.generate_binary_structure(3, 1)
+    axis = slice_axis(spacing_ijk)
+    if axis is not None:
+        for v in (0, 2):
+            index = [1, 1, 1]
+            index[axis] = v
+            structure[tuple(index)] = False
+    return structure
+
+
 def erode_borders(mask: np.ndarray, spacing_ijk, min_voxels: int = 50) -> np.ndarray:
     """Remove one voxel from the wall's borders along axes finer than 2.5 mm (avoids partial
     volume with blood and fat); keeps the mask as it is when too little would remain."""

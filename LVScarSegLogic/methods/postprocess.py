@@ -6,7 +6,8 @@
    is noise (this is what keeps histogram-splitting methods quiet in healthy hearts);
 3. small components are removed;
 4. MVO: a dark core enclosed by enhancement (and the cavity) is labelled MVO, which counts as
-   infarct; a gray zone is kept only where it borders scar.
+   infarct; a gray zone is kept only where it borders scar;
+5. contour repair: scar may reach a voxel beyond a contour drawn too tight.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .base import ScarInput, ScarResult
-from .common import FULL_CONNECTIVITY, bounding_box, remove_small, slice_axis
+from .common import FULL_CONNECTIVITY, bounding_box, in_plane_structure, remove_small, slice_axis
 from .reference import blood_level, cavity, remote_stats
 
 MVO_CLOSING_MM = 1.5
@@ -42,7 +43,7 @@ def border_guard(inp: ScarInput, sd: float, depth: int = 2) -> np.ndarray:
                                 mode="nearest") / np.maximum(count, 1e-6)
     smooth = np.where(outside, smooth, -np.inf).astype(np.float32)
     box = _in_plane_size(inp.spacing, 2 * depth + 1)
-    near = ndi.binary_dilation(outside, structure=_in_plane_structure(inp.spacing), iterations=depth)
+    near = ndi.binary_dilation(outside, structure=in_plane_structure(inp.spacing), iterations=depth)
     axis = slice_axis(inp.spacing)
     if axis is not None:
         box[axis] = 3
@@ -51,17 +52,6 @@ def border_guard(inp: ScarInput, sd: float, depth: int = 2) -> np.ndarray:
         near |= ndi.binary_dilation(outside, structure=through)
     bright_neighbour = ndi.maximum_filter(smooth, size=box, mode="nearest")
     return wall & near & (inp.image <= bright_neighbour + 0.5 * sd)
-
-
-def _in_plane_structure(spacing):
-    structure = ndi.generate_binary_structure(3, 1)
-    axis = slice_axis(spacing)
-    if axis is not None:
-        for v in (0, 2):
-            index = [1, 1, 1]
-            index[axis] = v
-            structure[tuple(index)] = False
-    return structure
 
 
 def significant(inp: ScarInput, scar: np.ndarray, mean: float, sd: float, k: float) -> np.ndarray:
@@ -82,7 +72,7 @@ def find_mvo(inp: ScarInput, scar: np.ndarray, bridge: np.ndarray, mean: float) 
     enhanced = scar | bridge
     # Patchy rims leave voxel-wide gaps through which a core would join the healthy wall: close
     # them first (about 1.5 mm), find the cores, then give the closed-over voxels back below.
-    plane = _in_plane_structure(inp.spacing)
+    plane = in_plane_structure(inp.spacing)
     radius = max(1, int(round(MVO_CLOSING_MM / min(inp.spacing))))
     closed = ndi.binary_closing(enhanced, structure=plane, iterations=radius, border_value=0) | enhanced
     candidates = wall & ~closed
@@ -94,7 +84,7 @@ def find_mvo(inp: ScarInput, scar: np.ndarray, bridge: np.ndarray, mean: float) 
     else:
         connectivity = np.zeros((3, 3, 3), dtype=bool)
         connectivity[tuple(1 if a == axis else slice(None) for a in range(3))] = True
-        ring_structure = _in_plane_structure(inp.spacing)
+        ring_structure = in_plane_structure(inp.spacing)
     labels, n = ndi.label(candidates, structure=connectivity)
     if n == 0 or not enhanced.any():
         return np.zeros_like(wall)
@@ -134,7 +124,7 @@ def repair_contour(inp: ScarInput, scar: np.ndarray, sd: float, voxels: int) -> 
     level = float(np.percentile(inp.image[scar], 10))
     blood = blood_level(inp)
     floor = max(level, (blood if blood is not None else level) + 2.0 * sd)
-    structure = _in_plane_structure(inp.spacing)
+    structure = in_plane_structure(inp.spacing)
     added = np.zeros_like(wall)
     front = scar
     for _ in range(voxels):
