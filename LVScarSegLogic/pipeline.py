@@ -54,7 +54,9 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
             scar_method: Optional[str] = None, params: Sequence[str] = (), seeds_ras: Sequence[str] = (),
             remote: Optional[str] = None, report_path: Optional[str] = None, device: str = "auto",
             progress: Callable[[float, str], None] = lambda f, m: None) -> Dict[str, object]:
-    """Segment myocardium (given or predicted) and scar; write OUT (and the report); return the report."""
+    """Segment scar inside the given myocardium; write OUT (and the report); return the report.
+
+    ``device`` (auto/cpu/cuda) is for the deep-learning methods; the classical ones ignore it."""
     t0 = time.perf_counter()
     timing: Dict[str, float] = {}
     warnings: List[str] = []
@@ -67,14 +69,13 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
     # Resolve methods and parameters before reading any voxel: a typo fails in milliseconds.
     scar = registry.get(scar_method or registry.default_method("scar"), "scar")
     selected = [scar]
-    myo_method = None
     if myocardium is None:
         name = myocardium_method or registry.default_method("myocardium")
         if name is None:
             raise InputError("no myocardium given and no myocardium model is installed in this version; "
                              "pass --myocardium MASK (a labelmap or .seg.nrrd of the LV wall)")
-        myo_method = registry.get(name, "myocardium")
-        selected.insert(0, myo_method)
+        # No myocardium method is registered yet (deep-learning issue): this names what exists.
+        registry.get(name, "myocardium")
     elif myocardium_method:
         raise InputError("give either --myocardium or --myocardium-method, not both")
     values = registry.resolve_params(selected, params)
@@ -93,19 +94,13 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
 
     t = time.perf_counter()
     extra_inputs: Dict[str, object] = {}
-    if myocardium is not None:
-        codes_in, notes = read_label_codes(myocardium, grid, role="myocardium mask")
-        warnings.extend(notes)
-        wall = L.lv_myocardium(codes_in)
-        if not wall.any():
-            raise InputError(f"{myocardium}: the mask has no LV myocardium (codes 2-5 or a binary mask)")
-        extra_inputs["myocardium"] = {"path": str(Path(myocardium).resolve()), "sha256": sha256_of(myocardium)}
-        myo_record = {"name": "given", "params": {}, "source": str(Path(myocardium).resolve())}
-    else:  # pragma: no cover - no myocardium model is registered yet
-        fn = myo_method.function()
-        codes_in = fn(vol.array, grid, device=device, progress=progress, **values[myo_method.name])
-        wall = L.lv_myocardium(codes_in)
-        myo_record = {"name": myo_method.name, "params": values[myo_method.name]}
+    codes_in, notes = read_label_codes(myocardium, grid, role="myocardium mask")
+    warnings.extend(notes)
+    wall = L.lv_myocardium(codes_in)
+    if not wall.any():
+        raise InputError(f"{myocardium}: the mask has no LV myocardium (codes 2-5 or a binary mask)")
+    extra_inputs["myocardium"] = {"path": str(Path(myocardium).resolve()), "sha256": sha256_of(myocardium)}
+    myo_record = {"name": "given", "params": {}, "source": str(Path(myocardium).resolve())}
     timing["myocardium"] = time.perf_counter() - t
 
     remote_mask = None
@@ -123,14 +118,14 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
 
     t = time.perf_counter()
     progress(0.1, f"scar: {scar.name}")
-    bloodpool = codes_in == L.BLOODPOOL
+    bloodpool = codes_in == L.BLOODPOOL  # a coded input's cavity helps the border guard
     result = run_scar_method(scar, vol.array.astype(np.float32, copy=False), wall, grid, values[scar.name],
                              seeds=seed_idx, remote=remote_mask, bloodpool=bloodpool if bloodpool.any() else None,
                              progress=progress)
     timing["scar"] = time.perf_counter() - t
     warnings.extend(result.warnings)
 
-    codes = np.where(codes_in == L.BLOODPOOL, L.BLOODPOOL, L.BACKGROUND).astype(np.uint8)
+    codes = np.where(bloodpool, L.BLOODPOOL, L.BACKGROUND).astype(np.uint8)
     codes[wall] = L.MYOCARDIUM
     # Scar may reach a voxel beyond a too-tight contour (contour repair); it is LV wall then.
     for mask, code in ((result.grayzone, L.GRAYZONE), (result.scar, L.SCAR), (result.mvo, L.MVO)):
