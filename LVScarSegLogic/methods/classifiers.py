@@ -70,22 +70,23 @@ def _knn(t, x):
 
 
 def _forest(t, x):
-    n_trees = int(t["n_trees"][0])
-    offsets = t["tree_offsets"]
+    """All trees at once, one tree level per step, in chunks of voxels (bounded memory)."""
+    offsets = t["tree_offsets"].astype(np.int64)
     left, right, feature, threshold, value = t["left"], t["right"], t["feature"], t["threshold"], t["value"]
-    proba = np.zeros((x.shape[0], value.shape[1]), dtype=np.float64)
-    rows = np.arange(x.shape[0])
-    for tree in range(n_trees):
-        node = np.full(x.shape[0], offsets[tree], dtype=np.int64)
+    labels = np.empty(x.shape[0], dtype=np.int64)
+    for start in range(0, x.shape[0], 50000):
+        xb = x[start:start + 50000]
+        rows = np.arange(xb.shape[0])[:, None]
+        node = np.repeat(offsets[None, :], xb.shape[0], axis=0)
         while True:
-            inner = left[node] >= 0
+            child = left[node]
+            inner = child >= 0
             if not inner.any():
                 break
-            n = node[inner]
-            go_left = x[rows[inner], feature[n]] <= threshold[n]
-            node[inner] = np.where(go_left, left[n], right[n]) + offsets[tree]
-        proba += value[node]
-    return np.argmax(proba, axis=1)
+            go_left = xb[rows, feature[node]] <= threshold[node]
+            node = np.where(inner, np.where(go_left, child, right[node]) + offsets[None, :], node)
+        labels[start:start + 50000] = np.argmax(value[node].sum(axis=1), axis=1)
+    return labels
 
 
 def _mlp(t, x):
