@@ -260,6 +260,21 @@ _COMMANDS = {"segment": _cmd_segment, "measure": _cmd_measure, "evaluate": _cmd_
              "train-classifier": _cmd_train_classifier, "models": _cmd_models, "demo": _cmd_demo}
 
 
+class Terminated(Exception):
+    """SIGTERM (e.g. the Slicer module's Cancel): unwind so that temporary outputs are removed."""
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    import signal
+    import threading
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+
+
 _POINT_OPTIONS = ("--seed",)
 
 
@@ -286,6 +301,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from .progress import Progress
 
     progress = Progress(enabled=not args.quiet)
+    _exit_cleanly_on_sigterm()
     try:
         return _COMMANDS[args.command](args, progress)
     except InputError as exc:
@@ -294,6 +310,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("lvscarseg: interrupted\n")
         return 130
+    except Terminated:
+        sys.stderr.write("lvscarseg: terminated; no output written\n")
+        return 143
     except BrokenPipeError:  # output piped into `head` and closed early: not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -249,3 +249,31 @@ def test_module_entry_point_exit_codes_and_progress_lines(lowres_case, tmp_path)
     assert progress and progress[-1].split()[1] == "100"
     r = subprocess.run([sys.executable, "-m", "LVScarSegLogic", "segment"], capture_output=True, text=True, env=env)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_sigterm_mid_run_leaves_no_output_and_no_partial_files(tmp_path):
+    """The Slicer module's Cancel terminates the process: nothing may be left behind."""
+    import signal
+    import time
+
+    from LVScarSegLogic.geometry import Grid
+
+    grid = Grid.make((120, 256, 256), (0.625, 0.625, 1.3), (0, 0, 0), np.eye(3))
+    z, y, x = np.mgrid[:120, :256, :256]
+    r = np.hypot(x - 128, y - 128)
+    wall = ((r > 40) & (r < 55) & (z > 10) & (z < 110)).astype(np.uint8)
+    image = (np.random.default_rng(0).normal(100, 20, grid.shape) + 800.0 * wall * (x > 128)).astype(np.int16)
+    write_volume(tmp_path / "img.nrrd", image, grid)
+    write_volume(tmp_path / "myo.nrrd", wall, grid)
+    out, rep = tmp_path / "out.seg.nrrd", tmp_path / "rep.json"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "LVScarSegLogic", "--quiet", "segment", str(tmp_path / "img.nrrd"),
+                             "--myocardium", str(tmp_path / "myo.nrrd"), "--scar-method", "levelset",
+                             "--param", "iterations=500", "-o", str(out), "--report", str(rep)],
+                            env=env, stderr=subprocess.PIPE, text=True)
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "terminated" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.nrrd", "myo.nrrd"]
