@@ -14,7 +14,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -104,8 +104,3 @@ def load_case(case: CaseRef):
         raise InputError(f"{case.image}: no label file with the same name in labels/")
     codes, _ = read_label_codes(case.label, vol.grid, role="label", allow_empty=True)
     return vol.array.astype(np.float32), codes, vol.grid
-
-
-def iter_cases(data_dir) -> Iterator:
-    for case in find_cases(data_dir):
-        yield (case,) + load_case(case)
