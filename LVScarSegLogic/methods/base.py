@@ -42,6 +42,23 @@ class ScarInput:
             self._cache[key] = compute()
         return self._cache[key]
 
+    def around_wall(self, margin: int = 4):
+        """(box, the input cropped to the wall's bounding box + ``margin`` voxels). Made once per
+        margin, so the post-processing and the classifier features share one crop and its cached
+        cavity and blood level; the remote statistics of the full crop carry over."""
+        def make():
+            from .common import bounding_box
+            from .reference import remote_stats
+
+            box = bounding_box(self.myocardium, (margin,) * 3)
+            sub = ScarInput(image=self.image[box], myocardium=self.myocardium[box], grid=self.grid,
+                            remote=self.remote[box] if self.remote is not None else None,
+                            bloodpool=self.bloodpool[box] if self.bloodpool is not None else None,
+                            progress=self.progress)
+            sub._cache["remote_stats"] = remote_stats(self)
+            return box, sub
+        return self.cached(f"around_wall:{margin}", make)
+
 
 @dataclass
 class ScarResult:

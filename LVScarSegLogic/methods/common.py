@@ -36,16 +36,17 @@ def slice_axis(spacing_ijk: Sequence[float]) -> Optional[int]:
     return axis if sp[axis] > 2.5 * others.max() else None
 
 
+def plane_structure(axis: int) -> np.ndarray:
+    """4-neighbour structure in the plane across numpy ``axis`` (3x3x3)."""
+    structure = np.zeros((3, 3, 3), dtype=bool)
+    structure[tuple(1 if a == axis else slice(None) for a in range(3))] = ndi.generate_binary_structure(2, 1)
+    return structure
+
+
 def in_plane_structure(spacing_ijk) -> np.ndarray:
     """6-neighbour structure, without the slice-axis neighbours in a thick-slice stack."""
-    structure = ndi.generate_binary_structure(3, 1)
     axis = slice_axis(spacing_ijk)
-    if axis is not None:
-        for v in (0, 2):
-            index = [1, 1, 1]
-            index[axis] = v
-            structure[tuple(index)] = False
-    return structure
+    return ndi.generate_binary_structure(3, 1) if axis is None else plane_structure(axis)
 
 
 def erode_borders(mask: np.ndarray, spacing_ijk, min_voxels: int = 50) -> np.ndarray:

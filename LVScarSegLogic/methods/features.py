@@ -9,7 +9,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .base import ScarInput
-from .common import bounding_box, local_mean, slice_axis
+from .common import local_mean, slice_axis
 from .reference import blood_level, cavity, remote_stats
 
 FEATURES = ("z_remote", "blood_fraction", "z_local3", "local_sd3", "z_regional10", "z_outside_neighbours",
@@ -29,12 +29,7 @@ def voxel_features(inp: ScarInput) -> np.ndarray:
 
     Computed on the wall's bounding box + 4 voxels: every feature looks only that far outside
     the wall (the 10-mm regional mean averages wall voxels only)."""
-    box = bounding_box(inp.myocardium, (4, 4, 4))
-    sub = ScarInput(image=inp.image[box], myocardium=inp.myocardium[box], grid=inp.grid,
-                    remote=inp.remote[box] if inp.remote is not None else None,
-                    bloodpool=inp.bloodpool[box] if inp.bloodpool is not None else None)
-    sub._cache["remote_stats"] = remote_stats(inp)
-    return _features(sub)
+    return _features(inp.around_wall(4)[1])
 
 
 def _features(inp: ScarInput) -> np.ndarray:

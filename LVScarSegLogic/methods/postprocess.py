@@ -15,7 +15,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .base import ScarInput, ScarResult
-from .common import FULL_CONNECTIVITY, bounding_box, in_plane_structure, remove_small, slice_axis
+from .common import FULL_CONNECTIVITY, in_plane_structure, remove_small, slice_axis
 from .reference import blood_level, cavity, remote_stats
 
 MVO_CLOSING_MM = 1.5
@@ -140,11 +140,7 @@ def finalize(inp: ScarInput, result: ScarResult, endo_guard: bool, min_contrast_
              detect_mvo: bool, repair_voxels: int) -> ScarResult:
     """Apply the shared steps. They only look a few voxels around the wall, so they run on the
     wall's bounding box + 4 voxels (the method's crop has a 12-mm margin for its local means)."""
-    box = bounding_box(inp.myocardium, (4, 4, 4))
-    sub = ScarInput(image=inp.image[box], myocardium=inp.myocardium[box], grid=inp.grid,
-                    remote=inp.remote[box] if inp.remote is not None else None,
-                    bloodpool=inp.bloodpool[box] if inp.bloodpool is not None else None, progress=inp.progress)
-    sub._cache["remote_stats"] = remote_stats(inp)
+    box, sub = inp.around_wall(4)
 
     def cut(mask):
         return None if mask is None else mask[box]

@@ -9,7 +9,7 @@ from scipy import ndimage as ndi
 
 from ..errors import InputError
 from .base import ScarInput
-from .common import automatic_remote, erode_borders, slice_axis
+from .common import automatic_remote, erode_borders, plane_structure, slice_axis
 
 
 def stats_axis(statistics: str, spacing) -> Optional[int]:
@@ -79,14 +79,6 @@ def remote_reference(inp: ScarInput, statistics: str, fraction: float, warnings)
     return mean, sd, info
 
 
-def _planar_structure(axis: int) -> np.ndarray:
-    s = np.zeros((3, 3, 3), dtype=bool)
-    index = [slice(None)] * 3
-    index[axis] = 1
-    s[tuple(index)] = ndi.generate_binary_structure(2, 1)
-    return s
-
-
 def cavity(inp: ScarInput) -> np.ndarray:
     """The LV cavity: the given blood pool, else the holes of the wall filled slice by slice
     along each axis (the base may be open in 3D, so a 3D fill would find nothing)."""
@@ -96,7 +88,7 @@ def cavity(inp: ScarInput) -> np.ndarray:
         filled = np.zeros_like(inp.myocardium)
         axes = [slice_axis(inp.spacing)] if slice_axis(inp.spacing) is not None else range(3)
         for axis in axes:
-            filled |= ndi.binary_fill_holes(inp.myocardium, structure=_planar_structure(axis))
+            filled |= ndi.binary_fill_holes(inp.myocardium, structure=plane_structure(axis))
         return filled & ~inp.myocardium
     return inp.cached("cavity", compute)
 
