@@ -45,40 +45,63 @@ def observer_myocardium(wall: np.ndarray, spacing, seed: int, cavity: np.ndarray
 
 
 def run(data_dir, method_names: Sequence[str], myocardium: str = "truth", progress=lambda f, m: None,
-        params: Dict[str, Dict] = None) -> List[Dict[str, object]]:
-    from .datasets import find_cases, load_case
+        params: Dict[str, Dict] = None, myocardium_method: str = None, split: str = "all",
+        device: str = "auto", myocardium_params: Dict[str, object] = None) -> List[Dict[str, object]]:
+    """Rows of scores. ``myocardium``: truth, observer (the true wall moved about a voxel), or auto
+    (the wall predicted by ``myocardium_method``, default the default one: fully automatic).
+    ``split``: all cases, or only EMIDEC's held-out "test" exams."""
+    from .datasets import emidec_split, find_cases, load_case
 
     methods = [registry.get(m, "scar") for m in method_names]
     values = params or {m.name: m.defaults() for m in methods}
+    myo = None
+    if myocardium == "auto":
+        myo = registry.get(myocardium_method or registry.default_method("myocardium"), "myocardium")
     cases = find_cases(data_dir)
+    if split == "test":
+        cases = [c for c in cases if not c.slices or emidec_split(c, cases) == "test"]
     rows = []
     for n, case in enumerate(cases):
         image, truth, grid = load_case(case)
         wall = L.lv_myocardium(truth)
         if not wall.any():
             continue
+        extra: Dict[str, object] = {}
         if myocardium == "observer":
             wall = observer_myocardium(wall, grid.spacing, seed=n, cavity=truth == L.BLOODPOOL)
+        elif myo is not None:
+            progress((n + 0.2) / len(cases), f"{case.name}: myocardium {myo.name}")
+            t = time.perf_counter()
+            codes, _, _, _ = myo.function()(image, grid.spacing, device=device, **(myocardium_params or {}))
+            true_wall, wall = wall, L.lv_myocardium(codes)
+            mm = compare_masks(wall, true_wall, grid.spacing)
+            extra = {"myocardium_method": myo.name, "myocardium_dice": mm["dice"],
+                     "myocardium_hd95_mm": mm["hd95_mm"], "myocardium_time_s": time.perf_counter() - t}
         ref = L.infarct(truth)
         for m in methods:
             progress((n + 0.5) / len(cases), f"{case.name}: {m.name}")
             t = time.perf_counter()
             try:
-                result = run_scar_method(m, image, wall, grid, values[m.name])
+                if wall.any():
+                    result = run_scar_method(m, image, wall, grid, values[m.name], device=device)
+                else:  # a myocardium model that found no wall: no scar either, and it is scored so
+                    from .methods.base import ScarResult
+                    result = ScarResult(scar=np.zeros_like(wall))
                 error = ""
             except Exception as exc:  # a failing method is a result to report, not a crash
                 result, error = None, f"{type(exc).__name__}: {exc}"
             seconds = time.perf_counter() - t
             row = {"case": case.name, "method": m.name, "myocardium": myocardium,
                    "protocol": case.meta.get("protocol", ""), "hard": bool(case.meta.get("hard", False)),
-                   "healthy": not ref.any(), "cnr": case.meta.get("cnr"), "time_s": seconds, "error": error}
+                   "healthy": not ref.any(), "cnr": case.meta.get("cnr"), "time_s": seconds, "error": error,
+                   **extra}
             if result is not None:
                 # (no "& wall": contour repair may rightly put scar a voxel outside the given wall)
                 pred = result.scar | (result.mvo if result.mvo is not None else False)
                 mm = compare_masks(pred, ref, grid.spacing)
                 row.update({"dice": mm["dice"], "hd95_mm": mm["hd95_mm"], "avd_ml": mm["avd_ml"],
                             "scar_ml": mm["volume_pred_ml"], "true_scar_ml": mm["volume_ref_ml"],
-                            "scar_percent_of_wall": 100.0 * pred.sum() / wall.sum()})
+                            "scar_percent_of_wall": 100.0 * pred.sum() / max(int(wall.sum()), 1)})
             rows.append(row)
     return rows
 
@@ -94,6 +117,15 @@ def summary_markdown(rows: List[Dict[str, object]]) -> str:
     methods = list(dict.fromkeys(r["method"] for r in rows))
     head = ("| method | scar Dice, all | Dice, normal CNR | Dice, hard CNR | Dice, 3D | Dice, 2D stack | "
             "HD95 mm | AVD mL | healthy: scar % of wall (max) | time s | errors |")
+    auto = [r for r in rows if "myocardium_dice" in r]
+    prefix = ""
+    if auto:
+        per_case = {r["case"]: r for r in auto}.values()
+        prefix = (f"Myocardium `{auto[0]['myocardium_method']}` (fully automatic): LV wall Dice "
+                  f"{_ms([r['myocardium_dice'] for r in per_case])}, HD95 {_ms([r['myocardium_hd95_mm'] for r in per_case])} mm, "
+                  f"3D {_ms([r['myocardium_dice'] for r in per_case if '2d' not in str(r['protocol'])])}, "
+                  f"2D stack {_ms([r['myocardium_dice'] for r in per_case if '2d' in str(r['protocol'])])}, "
+                  f"{_ms([r['myocardium_time_s'] for r in per_case])} s per case, {len(per_case)} cases.\n\n")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for m in methods:
         rs = [r for r in rows if r["method"] == m]
@@ -109,12 +141,13 @@ def summary_markdown(rows: List[Dict[str, object]]) -> str:
             _ms([r["hd95_mm"] for r in sick]), _ms([r["avd_ml"] for r in sick]),
             (f"{max(r['scar_percent_of_wall'] for r in healthy):.2f}" if healthy else "–"),
             _ms([r["time_s"] for r in rs]), str(sum(1 for r in rs if r["error"])) + " |"]))
-    return "\n".join(lines) + "\n"
+    return prefix + "\n".join(lines) + "\n"
 
 
 def rows_csv(rows: List[Dict[str, object]]) -> str:
     keys = ["case", "method", "myocardium", "protocol", "hard", "healthy", "cnr", "dice", "hd95_mm", "avd_ml",
-            "scar_ml", "true_scar_ml", "scar_percent_of_wall", "time_s", "error"]
+            "scar_ml", "true_scar_ml", "scar_percent_of_wall", "time_s", "error", "myocardium_method",
+            "myocardium_dice", "myocardium_hd95_mm", "myocardium_time_s"]
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
     w.writeheader()

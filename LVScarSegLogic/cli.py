@@ -37,6 +37,8 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--remote", metavar="MASK", help="remote (healthy) myocardium mask for n-SD")
     s.add_argument("--report", metavar="REPORT.json", help="write the report JSON here")
     s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="for deep-learning methods")
+    s.add_argument("--uncertainty", metavar="MAP.nrrd", help="also write a float map of where the networks' "
+                   "test-time-augmented predictions disagree (0 = agree; for QA); turns test-time augmentation on")
 
     m = sub.add_parser("measure", help="measure an existing (e.g. edited) segmentation")
     m.add_argument("image", metavar="IMAGE")
@@ -63,8 +65,13 @@ def _build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("benchmark", help="run scar methods over labelled cases; Markdown and CSV tables")
     b.add_argument("data_dir", metavar="DATA_DIR", help="phantom layout (images/, labels/) or EMIDEC PNG export")
     b.add_argument("--methods", default="all", help="comma-separated scar methods, or all")
-    b.add_argument("--myocardium", choices=("truth", "observer"), default="truth",
-                   help="the true wall, or one whose borders move about a voxel in and out like a human contour")
+    b.add_argument("--myocardium", choices=("truth", "observer", "auto"), default="truth",
+                   help="the true wall; one whose borders move about a voxel in and out like a human contour; or "
+                        "auto: the wall predicted by --myocardium-method (fully automatic)")
+    b.add_argument("--myocardium-method", metavar="NAME", help="with --myocardium auto (default: the default model)")
+    b.add_argument("--split", choices=("all", "test"), default="all",
+                   help="test: only the EMIDEC exams held out from training (other data: all cases)")
+    b.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     b.add_argument("-o", "--output-dir", default=".", metavar="DIR", help="where benchmark_<myocardium>.md/.csv go")
     b.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="parameter for every chosen method that has it, or METHOD.KEY=VALUE (repeatable)")
@@ -80,6 +87,38 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="train on the true walls only (default: also on observer-like perturbed walls)")
     t.add_argument("--license", default="same as the training data", help="recorded in the model card")
 
+    tr = sub.add_parser("train", help="train a deep-learning model (localizer, myocardium or scar network); "
+                        "also under torchrun for distributed data parallel")
+    tr.add_argument("--task", required=True, metavar="TASK", help="lv-localizer, myocardium-unet, myocardium-cmpunet, "
+                    "myocardium-gan, scar-cnn, scar-unet, scar-cmpunet or scar-gan")
+    tr.add_argument("-o", "--output", required=True, metavar="MODEL.safetensors",
+                    help="the model file; its .json manifest and .md model card are written beside it")
+    tr.add_argument("--phantoms", type=int, default=0, metavar="N", help="generate N phantom cases to train on")
+    tr.add_argument("--phantom-seed", type=int, default=1000, metavar="S")
+    tr.add_argument("--protocols", default="3d-highres,3d-iso,2d-stack,large-fov",
+                    help="phantom protocols, cycled (comma-separated)")
+    tr.add_argument("--data", action="append", default=[], metavar="DIR",
+                    help="labelled cases: phantom layout or EMIDEC PNG export (held-out EMIDEC exams are skipped)")
+    tr.add_argument("--val-cases", type=int, default=2, metavar="N", help="validation phantoms (seed + 1)")
+    tr.add_argument("--steps", type=int, default=2000)
+    tr.add_argument("--batch", type=int, default=16, help="samples per step, over all processes")
+    tr.add_argument("--lr", type=float, default=2e-3)
+    tr.add_argument("--weight-decay", type=float, default=1e-4)
+    tr.add_argument("--val-every", type=int, default=200, metavar="STEPS")
+    tr.add_argument("--patience", type=int, default=6, metavar="N", help="early stop after N validations without gain")
+    tr.add_argument("--checkpoint-dir", metavar="DIR", help="save checkpoints here (safetensors + JSON)")
+    tr.add_argument("--checkpoint-every", type=int, default=200, metavar="STEPS")
+    tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in --checkpoint-dir")
+    tr.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--workers", type=int, default=1, help="processes generating phantoms")
+    tr.add_argument("--time-limit", type=float, default=0.0, metavar="SECONDS", help="stop (and save) after this long")
+    tr.add_argument("--cache", metavar="DIR", help="keep prepared cases here (.npz) for later runs")
+    tr.add_argument("--init", metavar="MODEL.safetensors", help="start from this model's weights (fine-tuning, "
+                    "e.g. a shipped model on your own labelled cases)")
+    tr.add_argument("--license", default="BSD-3-Clause", help="recorded in the model card (EMIDEC data forces "
+                    "CC-BY-NC-SA-4.0)")
+
     d = sub.add_parser("demo", help="make a phantom case, segment it and print the measurements")
     d.add_argument("out_dir", nargs="?", default="lvscarseg-demo", metavar="OUT_DIR")
     return p
@@ -91,7 +130,7 @@ def _cmd_segment(a, progress) -> int:
 
     report = segment(a.image, a.output, myocardium=a.myocardium, myocardium_method=a.myocardium_method,
                      scar_method=a.scar_method, params=a.param, seeds_ras=a.seed, remote=a.remote,
-                     report_path=a.report, device=a.device, progress=progress)
+                     report_path=a.report, device=a.device, progress=progress, uncertainty_path=a.uncertainty)
     progress.done("segmentation written")
     print(summary_text(report))
     print(f"segmentation: {report['output']}")
@@ -200,8 +239,13 @@ def _cmd_benchmark(a, progress) -> int:
         [m.strip() for m in a.methods.split(",") if m.strip()]
     chosen = [registry.get(name, "scar") for name in names]  # unknown names fail before any work
     pairs = {m.name: [] for m in chosen}
+    myo_pairs = []
+    myo_param_names = {p.name for m in registry.methods("myocardium") for p in m.params}
     for pair in a.param:
         key = pair.split("=", 1)[0]
+        if key in myo_param_names:  # for the myocardium model of --myocardium auto
+            myo_pairs.append(pair)
+            continue
         owners = [m for m in chosen if key.startswith(m.name + ".") or any(p.name == key for p in m.params)]
         if not owners:
             raise InputError(f"--param {pair}: no chosen method has this parameter")
@@ -211,13 +255,22 @@ def _cmd_benchmark(a, progress) -> int:
     out = Path(a.output_dir)
     if not out.is_dir():
         raise InputError(f"{out}: output folder does not exist")
-    rows = benchmark.run(a.data_dir, names, a.myocardium, progress=progress, params=values)
+    label, myo_values = a.myocardium, {}
+    if a.myocardium == "auto":
+        myo = registry.get(a.myocardium_method or registry.default_method("myocardium"), "myocardium")
+        label = f"auto-{myo.name}"
+        myo_values = registry.resolve_params([myo], myo_pairs)[myo.key]
+    elif a.myocardium_method or myo_pairs:
+        raise InputError("--myocardium-method and myocardium-model parameters need --myocardium auto")
+    rows = benchmark.run(a.data_dir, names, a.myocardium, progress=progress, params=values,
+                         myocardium_method=a.myocardium_method, split=a.split, device=a.device,
+                         myocardium_params=myo_values)
     progress.done("benchmark finished")
     table = benchmark.summary_markdown(rows)
-    write_text_atomic(out / f"benchmark_{a.myocardium}.md", table)
-    write_text_atomic(out / f"benchmark_{a.myocardium}.csv", benchmark.rows_csv(rows))
+    write_text_atomic(out / f"benchmark_{label}.md", table)
+    write_text_atomic(out / f"benchmark_{label}.csv", benchmark.rows_csv(rows))
     print(table)
-    print(f"tables: {out / f'benchmark_{a.myocardium}.md'} and .csv")
+    print(f"tables: {out / f'benchmark_{label}.md'} and .csv")
     return 0
 
 
@@ -249,6 +302,51 @@ def _cmd_train_classifier(a, progress) -> int:
     return 0
 
 
+def _cmd_train(a, progress) -> int:
+    from pathlib import Path
+
+    from .files import check_output_path
+
+    if not a.output.endswith(".safetensors"):
+        raise InputError(f"{a.output}: the model file must end in .safetensors")
+    check_output_path(a.output, list(a.data) + ([a.init] if a.init else []))
+    for name, value, low in (("--steps", a.steps, 1), ("--batch", a.batch, 1), ("--val-every", a.val_every, 1),
+                             ("--checkpoint-every", a.checkpoint_every, 1), ("--phantoms", a.phantoms, 0),
+                             ("--workers", a.workers, 1), ("--val-cases", a.val_cases, 0)):
+        if value < low:
+            raise InputError(f"{name} {value}: must be at least {low}")
+    if not a.lr > 0:
+        raise InputError(f"--lr {a.lr}: must be positive")
+    from .deep.tasks import TASKS
+
+    if a.task not in TASKS:
+        raise InputError(f"--task {a.task}: unknown (choose one of {', '.join(TASKS)})")
+    from .methods.deep_methods import _require_torch
+
+    _require_torch(a.task)
+    from .deep.train import TrainConfig, train
+
+    cfg = TrainConfig(task=a.task, output=a.output, phantoms=a.phantoms, phantom_seed=a.phantom_seed,
+                      protocols=tuple(p for p in a.protocols.split(",") if p), data=tuple(a.data),
+                      val_cases=a.val_cases, steps=a.steps, batch=a.batch, lr=a.lr, weight_decay=a.weight_decay,
+                      val_every=a.val_every, patience=a.patience, checkpoint_dir=a.checkpoint_dir,
+                      checkpoint_every=a.checkpoint_every, resume=a.resume, device=a.device, seed=a.seed,
+                      workers=a.workers, time_limit_s=a.time_limit, cache=a.cache, license=a.license,
+                      init=a.init)
+    from .phantom.cases import PROTOCOLS
+
+    bad = [p for p in cfg.protocols if p not in PROTOCOLS]
+    if bad:
+        raise InputError(f"--protocols: unknown {', '.join(bad)} (choose from {', '.join(PROTOCOLS)})")
+    manifest = train(cfg, progress)
+    if manifest:
+        progress.done("model written")
+        score = manifest["training"]["validation_dice"]
+        print(f"model: {Path(a.output).resolve()}  sha256 {manifest['sha256']}  ({manifest['size_bytes'] / 1e6:.2f} MB)"
+              + (f"  validation Dice {score:.3f}" if score >= 0 else ""))
+    return 0
+
+
 def _cmd_demo(a, progress) -> int:
     from .demo import run_demo
 
@@ -257,7 +355,7 @@ def _cmd_demo(a, progress) -> int:
 
 _COMMANDS = {"segment": _cmd_segment, "measure": _cmd_measure, "evaluate": _cmd_evaluate,
              "methods": _cmd_methods, "phantom": _cmd_phantom, "benchmark": _cmd_benchmark,
-             "train-classifier": _cmd_train_classifier, "models": _cmd_models, "demo": _cmd_demo}
+             "train-classifier": _cmd_train_classifier, "train": _cmd_train, "models": _cmd_models, "demo": _cmd_demo}
 
 
 class Terminated(Exception):

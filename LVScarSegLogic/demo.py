@@ -7,7 +7,7 @@ from .errors import InputError
 
 
 def run_demo(out_dir, progress) -> int:
-    from .labels import infarct
+    from .labels import infarct, lv_myocardium
     from .metrics import compare_masks
     from .phantom.cases import make_case
     from .pipeline import segment
@@ -25,16 +25,27 @@ def run_demo(out_dir, progress) -> int:
     write_volume(image_path, image, grid)
     write_volume(truth_path, codes, grid)
     seg_path, report_path = out / "phantom_lge.seg.nrrd", out / "phantom_lge_report.json"
-    report = segment(str(image_path), str(seg_path), myocardium=str(truth_path), report_path=str(report_path),
-                     progress=progress)
+    from .methods.declarations import _deep_learning_installed
+
+    automatic = _deep_learning_installed()  # fully automatic with PyTorch; else inside the true wall
+    report = segment(str(image_path), str(seg_path), myocardium=None if automatic else str(truth_path),
+                     report_path=str(report_path), progress=progress)
     pred, _ = read_label_codes(seg_path, grid, role="segmentation")
     m = compare_masks(infarct(pred), infarct(codes), grid.spacing)
+    wall = compare_masks(lv_myocardium(pred), lv_myocardium(codes), grid.spacing)
     progress.done("demo finished")
     truth = meta["truth"]
     print(f"Phantom: {grid.describe()}, CNR {meta['cnr']:.1f}, true scar {truth['scar_ml']:.1f} mL "
           f"({truth['scar_percent']:.1f} % of LV myocardium)")
-    print(f"Scar method: {report['methods']['scar']['name']} inside the true myocardium")
+    if automatic:
+        print(f"Fully automatic: myocardium {report['methods']['myocardium']['name']}, scar "
+              f"{report['methods']['scar']['name']}")
+    else:
+        print(f"Scar method: {report['methods']['scar']['name']} inside the true myocardium (install PyTorch and "
+              "MONAI for the fully automatic models)")
     print(summary_text(report))
+    if automatic:
+        print(f"Myocardium Dice against the phantom truth: {wall['dice']:.3f}  (HD95 {wall['hd95_mm']:.1f} mm)")
     print(f"Scar Dice against the phantom truth: {m['dice']:.3f}  (HD95 {m['hd95_mm']:.1f} mm)")
     print(f"segmentation: {seg_path.resolve()}")
     print(f"report:       {report_path.resolve()}")

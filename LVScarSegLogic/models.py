@@ -24,6 +24,30 @@ def models_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "Resources" / "Models"
 
 
+def verified_manifest(path) -> Dict[str, object]:
+    """The manifest (``NAME.json`` beside ``path``) of a model file, after checking the file's
+    SHA-256 against it. Raises InputError for a missing, unlisted or changed file: a model is
+    never loaded unless it is exactly the file that was recorded."""
+    p = Path(path)
+    manifest = p.with_suffix(".json")
+    if not p.is_file():
+        raise InputError(f"{p}: model file not found")
+    if not manifest.is_file():
+        raise InputError(f"{p}: no manifest {manifest.name} with the file's SHA-256 beside it; refusing to load")
+    try:
+        info = json.loads(manifest.read_text(encoding="utf-8"))
+    except ValueError:
+        raise InputError(f"{manifest}: unreadable model manifest") from None
+    if not isinstance(info, dict) or sha256_of(p) != info.get("sha256"):
+        raise InputError(f"{p}: SHA-256 does not match its manifest; the model file is corrupt or was changed")
+    return info
+
+
+def model_path(name: str) -> Path:
+    """``<models dir>/<name>.safetensors`` (a shipped or LVSCARSEG_MODELS_DIR model)."""
+    return models_dir() / f"{name}.safetensors"
+
+
 def list_models(verify: bool = True) -> List[Dict[str, object]]:
     folder = models_dir()
     if os.environ.get(ENV_VAR) and not folder.is_dir():

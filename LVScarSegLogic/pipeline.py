@@ -53,8 +53,10 @@ def check_outputs(outputs: Sequence[Optional[str]], inputs: Sequence[Optional[st
 def segment(image: str, output: str, myocardium: Optional[str] = None, myocardium_method: Optional[str] = None,
             scar_method: Optional[str] = None, params: Sequence[str] = (), seeds_ras: Sequence[str] = (),
             remote: Optional[str] = None, report_path: Optional[str] = None, device: str = "auto",
-            progress: Callable[[float, str], None] = lambda f, m: None) -> Dict[str, object]:
-    """Segment scar inside the given myocardium; write OUT (and the report); return the report.
+            progress: Callable[[float, str], None] = lambda f, m: None,
+            uncertainty_path: Optional[str] = None) -> Dict[str, object]:
+    """Segment the myocardium (unless given) and the scar inside it; write OUT (and the report,
+    and the uncertainty map); return the report.
 
     ``device`` (auto/cpu/cuda) is for the deep-learning methods; the classical ones ignore it."""
     t0 = time.perf_counter()
@@ -64,21 +66,27 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
         raise InputError(f"{output}: output must end in {', '.join(OUTPUT_EXTENSIONS)}")
     if report_path and extension(report_path) != ".json":
         raise InputError(f"{report_path}: the report must be a .json file")
-    check_outputs([output, report_path], [image, myocardium, remote])
+    check_outputs([output, report_path, uncertainty_path], [image, myocardium, remote])
 
     # Resolve methods and parameters before reading any voxel: a typo fails in milliseconds.
     scar = registry.get(scar_method or registry.default_method("scar"), "scar")
     selected = [scar]
+    myo_method = None
     if myocardium is None:
-        name = myocardium_method or registry.default_method("myocardium")
-        if name is None:
-            raise InputError("no myocardium given and no myocardium model is installed in this version; "
-                             "pass --myocardium MASK (a labelmap or .seg.nrrd of the LV wall)")
-        # No myocardium method is registered yet (deep-learning issue): this names what exists.
-        registry.get(name, "myocardium")
+        myo_method = registry.get(myocardium_method or registry.default_method("myocardium"), "myocardium")
+        selected.append(myo_method)
     elif myocardium_method:
         raise InputError("give either --myocardium or --myocardium-method, not both")
+    if uncertainty_path and extension(uncertainty_path) not in (".nrrd", ".nii", ".nii.gz", ".mha"):
+        raise InputError(f"{uncertainty_path}: the uncertainty map must be .nrrd, .nii, .nii.gz or .mha")
     values = registry.resolve_params(selected, params)
+    if uncertainty_path:  # the map is the disagreement of test-time augmentation
+        if not any(m.family == "deep learning" for m in selected):
+            raise InputError("--uncertainty needs a deep-learning method (a myocardium model or cnn/unet/cmpunet/gan)")
+        for m in selected:
+            for flag in ("tta", "myo_tta"):
+                if flag in values[m.key]:
+                    values[m.key][flag] = True
     seeds = [parse_ras(s) for s in seeds_ras]
     if seeds and "seeds" not in scar.optional_inputs:
         warnings.append(f"scar method {scar.name} does not use seed points; --seed ignored")
@@ -94,13 +102,27 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
 
     t = time.perf_counter()
     extra_inputs: Dict[str, object] = {}
-    codes_in, notes = read_label_codes(myocardium, grid, role="myocardium mask")
-    warnings.extend(notes)
-    wall = L.lv_myocardium(codes_in)
-    if not wall.any():
-        raise InputError(f"{myocardium}: the mask has no LV myocardium (codes 2-5 or a binary mask)")
-    extra_inputs["myocardium"] = {"path": str(Path(myocardium).resolve()), "sha256": sha256_of(myocardium)}
-    myo_record = {"name": "given", "params": {}, "source": str(Path(myocardium).resolve())}
+    image_f32 = vol.array.astype(np.float32, copy=False)
+    uncertainty = None
+    if myo_method is not None:
+        progress(0.05, f"myocardium: {myo_method.name}")
+        codes_in, uncertainty, details, notes = myo_method.function()(
+            image_f32, grid.spacing, device=device, progress=lambda f, m: progress(0.05 + 0.45 * f, m),
+            **values[myo_method.key])
+        warnings.extend(notes)
+        wall = L.lv_myocardium(codes_in)
+        if not wall.any():
+            raise InputError(f"{image}: the {myo_method.name} model found no LV myocardium in this image; "
+                             "check that it is an LGE scan of the heart, or give --myocardium MASK")
+        myo_record = {"name": myo_method.name, "params": values[myo_method.key], "details": details}
+    else:
+        codes_in, notes = read_label_codes(myocardium, grid, role="myocardium mask")
+        warnings.extend(notes)
+        wall = L.lv_myocardium(codes_in)
+        if not wall.any():
+            raise InputError(f"{myocardium}: the mask has no LV myocardium (codes 2-5 or a binary mask)")
+        extra_inputs["myocardium"] = {"path": str(Path(myocardium).resolve()), "sha256": sha256_of(myocardium)}
+        myo_record = {"name": "given", "params": {}, "source": str(Path(myocardium).resolve())}
     timing["myocardium"] = time.perf_counter() - t
 
     remote_mask = None
@@ -117,13 +139,15 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
         seed_idx.append(kji)
 
     t = time.perf_counter()
-    progress(0.1, f"scar: {scar.name}")
-    bloodpool = codes_in == L.BLOODPOOL  # a coded input's cavity helps the border guard
-    result = run_scar_method(scar, vol.array.astype(np.float32, copy=False), wall, grid, values[scar.name],
+    progress(0.5 if myo_method else 0.1, f"scar: {scar.name}")
+    bloodpool = codes_in == L.BLOODPOOL  # a coded input's (or the model's) cavity helps the border guard
+    result = run_scar_method(scar, image_f32, wall, grid, values[scar.name],
                              seeds=seed_idx, remote=remote_mask, bloodpool=bloodpool if bloodpool.any() else None,
-                             progress=progress)
+                             progress=progress, device=device)
     timing["scar"] = time.perf_counter() - t
     warnings.extend(result.warnings)
+    if result.uncertainty is not None:
+        uncertainty = result.uncertainty if uncertainty is None else np.maximum(uncertainty, result.uncertainty)
 
     codes = np.where(bloodpool, L.BLOODPOOL, L.BACKGROUND).astype(np.uint8)
     codes[wall] = L.MYOCARDIUM
@@ -143,7 +167,16 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
         timing["write"] = time.perf_counter() - t
         timing["total"] = time.perf_counter() - t0
         report = build_report(image, grid, codes, methods, warnings, timing, extra_inputs, output=output)
-        if report_path:
+        if uncertainty_path:
+            from .volume import write_volume
+
+            with atomic_output(uncertainty_path) as unc_tmp:
+                write_volume(unc_tmp, (uncertainty if uncertainty is not None else np.zeros(grid.shape, np.float32))
+                             .astype(np.float32), grid)
+                report["uncertainty_map"] = str(Path(uncertainty_path).resolve())
+                if report_path:
+                    write_report(report_path, report)
+        elif report_path:
             write_report(report_path, report)
     return report
 

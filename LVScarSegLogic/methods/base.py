@@ -21,7 +21,8 @@ class ScarInput:
     image: float32 (k, j, i); myocardium: bool (k, j, i), the whole LV wall to search in;
     grid: geometry of the crop (spacing in mm); seeds: voxel indices (k, j, i) in the crop;
     remote: optional user mask of remote (healthy) myocardium; bloodpool: optional LV cavity
-    mask (from a coded myocardium input), otherwise derived from the wall.
+    mask (from a coded myocardium input), otherwise derived from the wall; device: where
+    deep-learning methods run.
     """
 
     image: np.ndarray
@@ -31,6 +32,7 @@ class ScarInput:
     remote: Optional[np.ndarray] = None
     bloodpool: Optional[np.ndarray] = None
     progress: Callable[[float, str], None] = _no_progress
+    device: str = "auto"  # deep-learning methods: auto, cpu or cuda
     _cache: Dict[str, object] = field(default_factory=dict, repr=False)
 
     @property
@@ -54,7 +56,7 @@ class ScarInput:
             sub = ScarInput(image=self.image[box], myocardium=self.myocardium[box], grid=self.grid,
                             remote=self.remote[box] if self.remote is not None else None,
                             bloodpool=self.bloodpool[box] if self.bloodpool is not None else None,
-                            progress=self.progress)
+                            progress=self.progress, device=self.device)
             sub._cache["remote_stats"] = remote_stats(self)
             return box, sub
         return self.cached(f"around_wall:{margin}", make)
@@ -69,3 +71,4 @@ class ScarResult:
     mvo: Optional[np.ndarray] = None
     info: Dict[str, object] = field(default_factory=dict)
     warnings: List[str] = field(default_factory=list)
+    uncertainty: Optional[np.ndarray] = None  # float32 disagreement map (test-time augmentation), or None

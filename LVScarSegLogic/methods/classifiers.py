@@ -6,7 +6,6 @@ Classes: 0 healthy, 1 gray zone, 2 scar (MVO is found afterwards as a dark enclo
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Dict, Tuple
 
@@ -26,18 +25,10 @@ def load_model(path) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
     from safetensors.numpy import load_file
     from safetensors import safe_open
 
+    from ..models import verified_manifest
+
     p = Path(path)
-    manifest = p.with_suffix(".json")
-    if not p.is_file():
-        raise InputError(f"{p}: model file not found")
-    if not manifest.is_file():
-        raise InputError(f"{p}: no manifest {manifest.name} with the file's SHA-256 beside it; refusing to load")
-    try:
-        recorded = json.loads(manifest.read_text(encoding="utf-8")).get("sha256")
-    except ValueError:
-        raise InputError(f"{manifest}: unreadable model manifest") from None
-    if sha256_of(p) != recorded:
-        raise InputError(f"{p}: SHA-256 does not match its manifest; the model file is corrupt or was changed")
+    verified_manifest(p)
     try:
         with safe_open(str(p), framework="numpy") as fh:
             meta = dict(fh.metadata() or {})

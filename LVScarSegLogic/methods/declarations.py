@@ -1,11 +1,11 @@
 """Declarations of every method the engine offers (names, parameters, defaults).
 
 Only implemented methods are declared here; a method appears in ``lvscarseg methods`` when
-its code exists and is tested. Every scar method also takes the shared post-processing
-parameters of postprocess.COMMON_PARAMS.
+its code exists and is tested. Every classical scar method also takes the shared
+post-processing parameters of postprocess.COMMON_PARAMS.
 """
 from .common_params import COMMON_PARAMS
-from .registry import Method, Param, register
+from .registry import Method, Param, register, set_default
 
 _SLICE_MODE = Param(
     "statistics", "choice", "auto",
@@ -16,8 +16,10 @@ _CORE_SD = Param("core_sd", "float", 5.0, "Automatic seeds: enhanced cores whose
                  "mean + this many SD (no core, no scar).", min=2.0, max=10.0)
 
 
-def _scar(default=False, **kw):
-    kw["params"] = tuple(kw.get("params", ())) + COMMON_PARAMS
+def _scar(default=False, common=True, **kw):
+    # common: the classical methods share the post-processing of postprocess.py; the networks
+    # predict MVO and the wall's border themselves and skip it.
+    kw["params"] = tuple(kw.get("params", ())) + (COMMON_PARAMS if common else ())
     kw.setdefault("needs", ("myocardium",))
     register(Method(target="scar", **kw), default=default)
 
@@ -140,9 +142,12 @@ _scar(
 
 _MODEL = Param("model", "path", "", "A model file from `lvscarseg train-classifier` (.safetensors with its .json "
                "manifest beside it); empty: the shipped model trained on phantoms.")
-# The default scar method: best mean scar Dice on the phantom benchmark with both the true and
-# the observer myocardium (benchmarks/results/benchmark_*.md).
+# The default scar method without PyTorch: best mean scar Dice of the classical methods on the
+# phantom benchmark with both the true and the observer myocardium (benchmarks/results/benchmark_*.md).
 DEFAULT_SCAR_METHOD = "random-forest"
+# With PyTorch and MONAI installed: the CMPU-Net scar stage, better with the true, an observer's and
+# a predicted wall (benchmarks/results/deep/).
+DEFAULT_DEEP_SCAR_METHOD = "cmpunet"
 for _name, _entry, _summary, _ref in (
         ("svm", "svm", "Support-vector machine (RBF kernel, one-vs-rest)", "Cortes & Vapnik 1995"),
         ("knn", "knn", "k-nearest neighbours (k = 15)", "lecture's KNN baseline (Zabihollahy 2019 comparison)"),
@@ -155,3 +160,53 @@ for _name, _entry, _summary, _ref in (
         entry=f"classifiers:{_entry}", params=(_MODEL,), optional_inputs=("remote",), reference=_ref,
         default=_name == DEFAULT_SCAR_METHOD,
     )
+
+# --- deep learning (trained models in Resources/Models; see LVScarSegLogic/deep/tasks.py) ---
+_TTA = Param("tta", "bool", False, "Test-time augmentation: also predict the mirrored image and average (slower; "
+             "gives the disagreement map written by --uncertainty).")
+_DL_MODEL = Param("model", "path", "", "A model file from `lvscarseg train` (.safetensors with its .json manifest "
+                  "beside it); empty: the shipped model.")
+_MIN_INFARCT = Param("min_infarct_mm3", "float", 20.0, "Infarct components smaller than this are dropped (mm^3).",
+                     min=0.0, max=5000.0)
+for _name, _summary, _ref in (
+        ("cnn", "The lecture's patch CNN: each wall voxel classified from the 21x21-voxel patch around it "
+                "(healthy / gray zone / scar / MVO).", "Zabihollahy, White, Ukwatta, Proc SPIE 10575 (2018)"),
+        ("unet", "3D residual U-Net (MONAI) on the image and the wall mask: healthy / gray zone / scar / MVO.",
+         "Ronneberger 2015; Cicek 2016; MONAI UNet"),
+        ("cmpunet", "Cascaded multi-planar U-Net, scar stage: 2D U-Net across the three planes on the image and "
+                    "the wall, probabilities averaged.", "Zabihollahy et al., Med Phys 2020 (CMPU-Net)"),
+        ("gan", "U-Net generator trained against a CNN discriminator (adversarial + Dice + cross-entropy).",
+         "Goodfellow 2014; Isola 2017 (pix2pix); lecture's GAN")):
+    _scar(name=_name, family="deep learning", summary=_summary, entry=f"deep_methods:scar_{_name}",
+          params=(_TTA, _DL_MODEL, _MIN_INFARCT), needs=("myocardium", "torch"), reference=_ref, common=False)
+
+_MYO_PARAMS = (
+    Param("myo_tta", "bool", False, "Test-time augmentation for the myocardium network (mirrored predictions "
+          "averaged)."),
+    Param("myo_model", "path", "", "Myocardium model file from `lvscarseg train`; empty: the shipped one."),
+    Param("localizer_model", "path", "", "LV localizer model file; empty: the shipped one."),
+    Param("localize", "bool", True, "Find the LV first (3D U-Net at 4 mm) and segment a crop around it; off: "
+          "search the whole image (slower; for images already cropped around the heart)."),
+)
+# The default myocardium model: best myocardium Dice on the held-out phantom benchmark
+# (benchmarks/results/deep_*.md).
+DEFAULT_MYOCARDIUM_METHOD = "cmpunet"
+for _name, _summary in (
+        ("unet", "3D residual U-Net (MONAI) on the localized LV crop: blood pool and LV wall."),
+        ("cmpunet", "Cascaded multi-planar U-Net, myocardium stage: a 2D U-Net across the three planes, "
+                    "probabilities averaged."),
+        ("gan", "2D U-Net generator trained against a CNN discriminator.")):
+    register(Method(name=_name, target="myocardium", family="deep learning", summary=_summary,
+                    entry=f"deep_methods:myocardium_{_name}", params=_MYO_PARAMS, needs=("torch",),
+                    reference="LV localized by a 3D U-Net at 4 mm, then the crop at 1.25 mm"),
+             default=_name == DEFAULT_MYOCARDIUM_METHOD)
+
+
+def _deep_learning_installed() -> bool:
+    import importlib.util  # find_spec looks for the packages without importing them (no start-up cost)
+
+    return all(importlib.util.find_spec(m) is not None for m in ("torch", "monai"))
+
+
+if _deep_learning_installed():
+    set_default("scar", DEFAULT_DEEP_SCAR_METHOD)

@@ -83,6 +83,12 @@ class Method:
     optional_inputs: Tuple[str, ...] = ()  # inputs it uses when given: "seeds", "remote"
     reference: str = ""
 
+    @property
+    def key(self) -> str:
+        """How parameters address the method: the name for scar methods, ``myocardium.NAME`` for
+        myocardium methods (the contract gives both targets a ``unet``)."""
+        return self.name if self.target == "scar" else f"{self.target}.{self.name}"
+
     def param(self, name: str) -> Param:
         for p in self.params:
             if p.name == name:
@@ -119,6 +125,12 @@ def register(method: Method, default: bool = False) -> Method:
     return method
 
 
+def set_default(target: str, name: str) -> None:
+    if f"{target}:{name}" not in _METHODS:
+        raise ValueError(f"no {target} method {name} to make the default")
+    _DEFAULTS[target] = name
+
+
 def methods(target: Optional[str] = None) -> List[Method]:
     _load_declarations()
     return [m for m in _METHODS.values() if target is None or m.target == target]
@@ -142,17 +154,18 @@ def resolve_params(selected: Sequence[Method], pairs: Sequence[str]) -> Dict[str
     """Parse ``KEY=VALUE`` strings for the selected methods.
 
     ``KEY`` is a parameter name, or ``METHOD.NAME`` when several selected methods share a name.
-    Returns {method name: {param: value}} with defaults filled in.
+    Returns {method key: {param: value}} with defaults filled in (``Method.key``: the name of a
+    scar method, ``myocardium.NAME`` of a myocardium method).
     """
-    values = {m.name: m.defaults() for m in selected}
+    values = {m.key: m.defaults() for m in selected}
     for pair in pairs:
         if "=" not in pair:
             raise InputError(f"--param {pair}: expected KEY=VALUE")
         key, text = pair.split("=", 1)
         key = key.strip()
-        owners = [m for m in selected if key.startswith(m.name + ".")]
+        owners = sorted((m for m in selected if key.startswith(m.key + ".")), key=lambda m: -len(m.key))
         if owners:
-            method, name = owners[0], key[len(owners[0].name) + 1:]
+            method, name = owners[0], key[len(owners[0].key) + 1:]
         else:
             name = key
             candidates = [m for m in selected if any(p.name == name for p in m.params)]
@@ -166,7 +179,7 @@ def resolve_params(selected: Sequence[Method], pairs: Sequence[str]) -> Dict[str
             param = method.param(name)
         except KeyError:
             raise InputError(f"--param {pair}: method {method.name} has no parameter '{name}'") from None
-        values[method.name][name] = param.parse(text, method.name)
+        values[method.key][name] = param.parse(text, method.name)
     return values
 
 

@@ -1,0 +1,262 @@
+"""Training data: labelled cases brought onto the working grid, and augmented batches.
+
+A prepared case holds two views of one labelled volume:
+- ``image``/``codes``: the LV crop (truth box + a random margin) on the working grid
+  (``tasks.WORKING_SPACING_MM`` isotropic), image normalized, EMIDEC codes;
+- ``loc_image``/``loc_lv``: the whole field of view at ``tasks.LOCALIZER_SPACING_MM``, for
+  the localizer.
+Sources: phantoms generated on the fly (in worker processes), phantom-layout folders and
+EMIDEC PNG exports (``datasets.find_cases``). Prepared cases are cached as ``.npz`` (plain
+arrays, no pickles) so a resumed or repeated training does not regenerate them.
+"""
+from __future__ import annotations
+
+import math
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import labels as L
+from . import prep
+from .tasks import LOCALIZER_SPACING_MM, WORKING_SPACING_MM, Task
+
+
+@dataclass
+class PreparedCase:
+    name: str
+    image: np.ndarray  # float32 (k, j, i), working grid, normalized
+    codes: np.ndarray  # uint8 EMIDEC codes, working grid
+    loc_image: np.ndarray  # float32, localizer grid, normalized
+    loc_lv: np.ndarray  # uint8 0/1: LV cavity + wall, localizer grid
+    source: str = "phantom"
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_name(path.name + ".part.npz")
+        np.savez_compressed(tmp, image=self.image.astype(np.float16), codes=self.codes,
+                            loc_image=self.loc_image.astype(np.float16), loc_lv=self.loc_lv,
+                            source=np.array(self.source), name=np.array(self.name))
+        os.replace(tmp, path)
+
+    @staticmethod
+    def load(path: Path) -> "PreparedCase":
+        with np.load(path, allow_pickle=False) as z:
+            return PreparedCase(str(z["name"]), z["image"].astype(np.float32), z["codes"],
+                                z["loc_image"].astype(np.float32), z["loc_lv"], str(z["source"]))
+
+
+def prepare(image: np.ndarray, codes: np.ndarray, spacing_kji: Sequence[float], name: str, rng,
+            source: str = "phantom") -> PreparedCase:
+    """Bring one labelled volume (k, j, i) onto the working and localizer grids."""
+    torch.set_num_threads(1)
+    lv = np.isin(codes, (L.BLOODPOOL,) + L.LV_MYOCARDIUM_CODES)
+    if not lv.any():
+        raise ValueError(f"{name}: no LV in the labels")
+    # A margin like the localizer's (15 mm) with jitter, so the networks learn to cope with its errors.
+    margin = rng.uniform(8.0, 25.0, size=3)
+    box = prep.box_around(lv, spacing_kji, margin)
+    crop = image[box].astype(np.float32)
+    shape = prep.working_shape(crop.shape, spacing_kji, WORKING_SPACING_MM)
+    work = prep.resample(torch.from_numpy(crop), shape, "linear").numpy()
+    work_codes = prep.resample(torch.from_numpy(codes[box].astype(np.uint8)), shape, "nearest").numpy()
+    loc_shape = prep.working_shape(image.shape, spacing_kji, LOCALIZER_SPACING_MM)
+    loc = prep.resample(torch.from_numpy(image.astype(np.float32)), loc_shape, "linear").numpy()
+    loc_lv = prep.resample(torch.from_numpy(lv.astype(np.float32)), loc_shape, "linear").numpy() >= 0.5
+    return PreparedCase(name, prep.normalize(work), work_codes.astype(np.uint8), prep.normalize(loc),
+                        loc_lv.astype(np.uint8), source)
+
+
+def _phantom_worker(args) -> PreparedCase:
+    seed, index, protocol = args
+    from ..phantom.cases import make_case
+
+    image, codes, grid, _ = make_case(seed, index, protocol)
+    rng = np.random.default_rng([seed, index, 1])
+    return prepare(image, codes, grid.spacing[::-1], f"phantom-{seed}-{index:03d}", rng)
+
+
+def phantom_protocol(index: int, protocols: Sequence[str]) -> str:
+    return protocols[index % len(protocols)]
+
+
+def phantom_cases(n: int, seed: int, protocols: Sequence[str], workers: int = 1, cache: Optional[Path] = None,
+                  indices: Optional[Sequence[int]] = None, progress: Callable[[float, str], None] = lambda f, m: None
+                  ) -> List[PreparedCase]:
+    """Phantom cases ``indices`` (default 0..n-1) of ``seed``, generated in ``workers`` processes
+    (or loaded from ``cache``)."""
+    indices = list(range(n)) if indices is None else list(indices)
+    out: List[Optional[PreparedCase]] = [None] * len(indices)
+    todo = []
+    for pos, i in enumerate(indices):
+        path = cache / f"phantom-{seed}-{i:03d}-{phantom_protocol(i, protocols)}.npz" if cache else None
+        if path is not None and path.exists():
+            out[pos] = PreparedCase.load(path)
+        else:
+            todo.append((pos, (seed, i, phantom_protocol(i, protocols)), path))
+    done = len(indices) - len(todo)
+
+    def store(pos, case, path):
+        nonlocal done
+        out[pos] = case
+        if path is not None:
+            case.save(path)
+        done += 1
+        progress(done / max(len(indices), 1), f"phantom cases {done}/{len(indices)}")
+
+    if cache:
+        cache.mkdir(parents=True, exist_ok=True)
+    if workers > 1 and len(todo) > 1:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            for (pos, _, path), case in zip(todo, pool.map(_phantom_worker, [t[1] for t in todo])):
+                store(pos, case, path)
+    else:
+        for pos, args, path in todo:
+            store(pos, _phantom_worker(args), path)
+    return [c for c in out if c is not None]
+
+
+def folder_cases(folder, names: Optional[Sequence[str]] = None, seed: int = 0) -> List[PreparedCase]:
+    """Labelled cases from a phantom-layout folder or an EMIDEC PNG export (``names``: only these)."""
+    from ..datasets import find_cases, load_case
+
+    out = []
+    for ref in find_cases(folder):
+        if names is not None and ref.name not in names:
+            continue
+        image, codes, grid = load_case(ref)
+        rng = np.random.default_rng([seed, len(out)])
+        source = "emidec" if ref.slices else "folder"
+        out.append(prepare(image, codes, grid.spacing[::-1], ref.name, rng, source))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Batches
+
+
+def _pad_to(a: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    pads = [(0, max(0, s - n)) for n, s in zip(a.shape, shape)]
+    return np.pad(a, pads) if any(p[1] for p in pads) else a
+
+
+def _random_window(rng, mask: np.ndarray, size: Sequence[int], focus: float) -> Tuple[slice, ...]:
+    """A window of ``size`` (the array is at least that big), centred on a mask voxel with
+    probability ``focus``, anywhere otherwise."""
+    shape = mask.shape
+    if rng.random() < focus and mask.any():
+        idx = np.flatnonzero(mask)
+        centre = np.unravel_index(idx[rng.integers(idx.size)], shape)
+        starts = [int(np.clip(c - s // 2 + rng.integers(-s // 4, s // 4 + 1), 0, n - s))
+                  for c, s, n in zip(centre, size, shape)]
+    else:
+        starts = [int(rng.integers(0, n - s + 1)) for s, n in zip(size, shape)]
+    return tuple(slice(b, b + s) for b, s in zip(starts, size))
+
+
+def targets_of(codes: np.ndarray, target: str) -> np.ndarray:
+    """Class indices of a task from EMIDEC codes (see tasks.*_CLASSES)."""
+    if target == "myocardium":
+        return np.where(np.isin(codes, L.LV_MYOCARDIUM_CODES), 2, np.where(codes == L.BLOODPOOL, 1, 0))
+    if target == "scar":
+        lut = np.zeros(256, np.int64)
+        lut[L.GRAYZONE], lut[L.SCAR], lut[L.MVO] = 1, 2, 3
+        return lut[codes]
+    raise ValueError(target)
+
+
+def sample_batch(cases: Sequence[PreparedCase], task: Task, n: int, rng) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(x, y) for ``n`` random samples: x (n, 1, *patch) image float32 (+ the true wall as channel
+    1 for scar tasks; it is perturbed in ``augment``), y (n, *patch) class indices."""
+    xs, ys = [], []
+    for _ in range(n):
+        case = cases[rng.integers(len(cases))]
+        if task.target == "localizer":
+            vol, lab, focus = case.loc_image, case.loc_lv.astype(np.int64), 0.5
+        else:
+            vol, lab, focus = case.image, case.codes, 0.8
+        wall = np.isin(lab, L.LV_MYOCARDIUM_CODES) if task.target != "localizer" else lab > 0
+        if task.dims == 3:
+            size = task.patch
+            vol, lab, wall = (_pad_to(a, size) for a in (vol, lab, wall))
+            win = _random_window(rng, wall, size, focus)
+            v, c, w = vol[win], lab[win], wall[win]
+        else:
+            axis = int(task.planes[rng.integers(len(task.planes))])
+            vol, lab, wall = (np.moveaxis(a, axis, 0) for a in (vol, lab, wall))
+            has = np.flatnonzero(wall.reshape(wall.shape[0], -1).any(1))
+            k = int(has[rng.integers(has.size)]) if has.size and rng.random() < focus else int(rng.integers(wall.shape[0]))
+            size = task.patch
+            v, c, w = (_pad_to(a[k], size) for a in (vol, lab, wall))
+            win = _random_window(rng, w, size, focus)
+            v, c, w = v[win], c[win], w[win]
+        y = c if task.target == "localizer" else targets_of(c, task.target)
+        channels = [v] + ([w.astype(np.float32)] if task.target == "scar" else [])
+        xs.append(np.stack(channels).astype(np.float32))
+        ys.append(y.astype(np.int64))
+    return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
+
+
+def _random_affine(n: int, dims: int, gen: torch.Generator, device, rotate_deg: float, scale: Tuple[float, float]):
+    """(n, dims, dims+1) affine matrices for affine_grid: rotation, isotropic scale (the working
+    spacing varies like real voxel sizes), random flips and a small shift."""
+    u = lambda *s: torch.rand(*s, generator=gen, device=device)
+    s = scale[0] + (scale[1] - scale[0]) * u(n)
+    flips = torch.where(u(n, dims) < 0.5, -1.0, 1.0)
+    if dims == 2:
+        a = (u(n) * 2 - 1) * math.radians(rotate_deg)
+        rot = torch.stack([torch.stack([a.cos(), -a.sin()], -1), torch.stack([a.sin(), a.cos()], -1)], -2)
+    else:
+        rot = torch.eye(3, device=device).repeat(n, 1, 1)
+        for ax in range(3):  # small rotations about each axis
+            a = (u(n) * 2 - 1) * math.radians(rotate_deg)
+            r = torch.eye(3, device=device).repeat(n, 1, 1)
+            p, q = [d for d in range(3) if d != ax]
+            r[:, p, p], r[:, p, q], r[:, q, p], r[:, q, q] = a.cos(), -a.sin(), a.sin(), a.cos()
+            rot = rot @ r
+    m = rot * flips[:, None, :] * s[:, None, None]
+    shift = (u(n, dims) * 2 - 1) * 0.05
+    return torch.cat([m, shift[..., None]], -1)
+
+
+def _smooth_field(n: int, shape, gen, device, amplitude: float) -> torch.Tensor:
+    """A smooth random multiplicative field exp(N(0, amplitude)) (coil bias)."""
+    coarse = torch.randn((n, 1) + (4,) * len(shape), generator=gen, device=device) * amplitude
+    mode = "bilinear" if len(shape) == 2 else "trilinear"
+    return torch.exp(F.interpolate(coarse, size=tuple(shape), mode=mode, align_corners=False))
+
+
+def _morph(mask: torch.Tensor, dims: int, dilate: bool) -> torch.Tensor:
+    pool = F.max_pool2d if dims == 2 else F.max_pool3d
+    return pool(mask, 3, 1, 1) if dilate else -pool(-mask, 3, 1, 1)
+
+
+def augment(x: torch.Tensor, y: torch.Tensor, task: Task, gen: torch.Generator, strength: float = 1.0):
+    """Geometry (rotation, scale 0.8-1.25, flips), intensity (gamma, contrast, coil bias, noise) and,
+    for scar tasks, a wall mask moved about a voxel in or out as a human or a network would draw it."""
+    n, dims, device = x.shape[0], task.dims, x.device
+    u = lambda *s: torch.rand(*s, generator=gen, device=device)
+    theta = _random_affine(n, dims, gen, device, 180.0 if dims == 2 else 15.0, (0.8, 1.25))
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    y = F.grid_sample(y[:, None].float(), grid, mode="nearest", padding_mode="zeros", align_corners=False)[:, 0].long()
+    img = x[:, :1].clamp(min=0)
+    shape1 = (n,) + (1,) * (dims + 1)
+    gamma = torch.exp((u(n) * 2 - 1) * 0.4 * strength).view(shape1)
+    img = img.pow(gamma)
+    img = img * (0.8 + 0.45 * u(n)).view(shape1) + ((u(n) * 2 - 1) * 0.1).view(shape1)
+    img = img * _smooth_field(n, x.shape[2:], gen, device, 0.25 * strength)
+    img = img + torch.randn(img.shape, generator=gen, device=device) * (u(n) * 0.08 * strength).view(shape1)
+    parts = [img]
+    if task.target == "scar":
+        wall = (x[:, 1:2] > 0.5).float()
+        choice = u(n).view(shape1)
+        eroded, dilated = _morph(wall, dims, False), _morph(wall, dims, True)
+        wall = torch.where(choice < 0.25, eroded, torch.where(choice < 0.5, dilated, wall))
+        parts.append(wall)
+    return torch.cat(parts, 1), y

@@ -1,0 +1,213 @@
+"""Inference: verified model loading, batched 2D / whole-volume 3D prediction with optional
+test-time augmentation, LV localization, myocardium and scar segmentation on the input grid.
+
+Arrays are (k, j, i) on the input grid unless named ``*_work`` (working grid). Results are
+deterministic: networks run in eval mode (dropout off), on CPU with a fixed thread count, on
+CUDA with cuDNN's deterministic algorithms.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from . import prep
+from .networks import build, pick_device
+from .tasks import TASKS, Task
+
+# Larger 3D inputs run in overlapping windows (memory stays bounded on CPU and GPU).
+WHOLE_VOLUME_MAX_VOXELS = 160 ** 3
+SLICE_BATCH = 32
+LOCALIZER_MARGIN_MM = 15.0
+
+
+def _configure(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+
+
+@lru_cache(maxsize=8)
+def _load(path: str, sha: str, device: str):
+    from safetensors.torch import load_file
+
+    from ..models import verified_manifest
+
+    info = verified_manifest(path)
+    task = TASKS.get(str(info.get("task")))
+    if task is None:
+        raise InputError(f"{path}: the manifest names no known task ({info.get('task')!r})")
+    args = info.get("network_args", task.network_args)
+    model = build(task.network, task.dims, task.in_channels, len(task.classes), **args)
+    try:
+        state = load_file(path, device="cpu")
+        model.load_state_dict(state)
+    except Exception as exc:
+        raise InputError(f"{path}: not a valid {task.name} model ({str(exc).splitlines()[0]})") from None
+    model.eval().to(device)
+    return model, task, info
+
+
+def load_model(task_name: str, path: Optional[str] = None, device: str = "auto"):
+    """(model, task, manifest) for a task's shipped model or the model file ``path``."""
+    from ..files import sha256_of
+    from ..models import ENV_VAR, model_path
+
+    p = Path(path) if path else model_path(task_name)
+    if not p.is_file():
+        hint = f"train one with `lvscarseg train --task {task_name}`" + ("" if path else f" or set {ENV_VAR}")
+        raise InputError(f"{p}: no {task_name} model file; {hint}")
+    dev = pick_device(device)
+    _configure(dev)
+    model, task, info = _load(str(p.resolve()), sha256_of(p), str(dev))
+    if path and task.name != task_name and task.target != TASKS[task_name].target:
+        raise InputError(f"{p}: a {task.name} model cannot be used as {task_name}")
+    return model, task, info
+
+
+def _forward(model, x: torch.Tensor, dims: int) -> torch.Tensor:
+    """Softmax probabilities of a batch (n, C, *spatial), padded to a multiple of 8 and back."""
+    padded, undo = prep.pad_to_multiple(x, 8, dims)
+    with torch.inference_mode():
+        p = torch.softmax(model(padded).float(), dim=1)
+    return p[(slice(None), slice(None)) + undo]
+
+
+def _predict_once(model, task: Task, x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Probabilities (classes, k, j, i) for one volume x (C, k, j, i)."""
+    if task.dims == 3:
+        if x[0].numel() > WHOLE_VOLUME_MAX_VOXELS:
+            from monai.inferers import sliding_window_inference
+
+            with torch.inference_mode():
+                logits = sliding_window_inference(x[None].to(device), (96, 96, 96), 4, model, overlap=0.25,
+                                                  mode="gaussian")
+            return torch.softmax(logits.float(), 1)[0].cpu()
+        return _forward(model, x[None].to(device), 3)[0].cpu()
+    total = None
+    for plane in task.planes:
+        xs = x.movedim(plane + 1, 0)  # (n slices, C, a, b)
+        parts = [_forward(model, xs[s:s + SLICE_BATCH].to(device), 2).cpu() for s in range(0, xs.shape[0], SLICE_BATCH)]
+        probs = torch.cat(parts, 0).movedim(0, plane + 1)  # (classes, k, j, i)
+        total = probs if total is None else total + probs
+    return total / len(task.planes)
+
+
+def predict(model, task: Task, x: torch.Tensor, device: torch.device, tta: bool = False
+            ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """(probabilities (classes, k, j, i), disagreement or None) for x (C, k, j, i) on the working grid.
+
+    With ``tta`` the volume is also predicted mirrored along the in-plane axes; the probabilities
+    are averaged and the disagreement is the largest per-class standard deviation across the
+    mirrored predictions (0 = all agree), a map for visual QA."""
+    if not tta:
+        return _predict_once(model, task, x, device), None
+    flips = [(), (2,), (3,), (2, 3)]
+    preds = []
+    for f in flips:
+        xi = x.flip([a for a in f]) if f else x
+        p = _predict_once(model, task, xi, device)
+        preds.append(p.flip([a for a in f]) if f else p)
+    stack = torch.stack(preds)
+    return stack.mean(0), stack.std(0, unbiased=False).amax(0)
+
+
+def _to_working(image: np.ndarray, spacing_kji, target_mm: float) -> Tuple[torch.Tensor, Tuple[int, ...]]:
+    shape = prep.working_shape(image.shape, spacing_kji, target_mm)
+    work = prep.resample(torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)), shape, "linear")
+    return torch.from_numpy(prep.normalize(work.numpy())), shape
+
+
+def _largest_component(mask: np.ndarray, weight: Optional[np.ndarray] = None) -> np.ndarray:
+    from scipy import ndimage as ndi
+
+    labels, n = ndi.label(mask)
+    if n <= 1:
+        return mask
+    scores = ndi.sum(weight if weight is not None else mask, labels, index=np.arange(1, n + 1))
+    return labels == (int(np.argmax(scores)) + 1)
+
+
+def localize(image: np.ndarray, spacing_kji, device: str = "auto", model_path: Optional[str] = None
+             ) -> Tuple[Optional[Tuple[slice, ...]], Dict[str, object]]:
+    """Box (k, j, i slices of the input) around the LV plus a 15 mm margin, or None when the
+    localizer finds no LV (the caller then uses the whole image)."""
+    model, task, info = load_model("lv-localizer", model_path, device)
+    x, shape = _to_working(image, spacing_kji, task.spacing_mm)
+    probs, _ = predict(model, task, x[None], pick_device(device))
+    lv_prob = probs[1].numpy()
+    lv = lv_prob >= 0.5
+    details = {"model": info.get("name"), "model_sha256": info.get("sha256")}
+    if lv.sum() < 8:
+        return None, details
+    lv = _largest_component(lv, lv_prob)
+    idx = np.nonzero(lv)
+    box = []
+    for ax in range(3):
+        f = image.shape[ax] / shape[ax]  # input voxels per localizer voxel
+        m = int(np.ceil(LOCALIZER_MARGIN_MM / spacing_kji[ax]))
+        lo = int(np.floor(idx[ax].min() * f)) - m
+        hi = int(np.ceil((idx[ax].max() + 1) * f)) + m
+        box.append(slice(max(lo, 0), min(hi, image.shape[ax])))
+    details["box_kji"] = [[s.start, s.stop] for s in box]
+    return tuple(box), details
+
+
+def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str = "auto", tta: bool = False,
+                       model_path: Optional[str] = None, localizer_path: Optional[str] = None,
+                       progress=lambda f, m: None, localize_lv: bool = True
+                       ) -> Tuple[np.ndarray, Optional[np.ndarray], Dict, List[str]]:
+    """(codes (0 background, 1 blood pool, 2 LV wall) on the input grid, disagreement map or None,
+    details, warnings) for a myocardium network ``method`` (unet, cmpunet, gan).
+    ``localize_lv`` False: the network searches the whole image (slower; for images that are
+    already a crop around the heart)."""
+    from .. import labels as L
+
+    warnings: List[str] = []
+    task_name = f"myocardium-{method}"
+    model, task, info = load_model(task_name, model_path, device)  # fail on a missing model before localizing
+    box, loc = None, {"used": False}
+    if localize_lv:
+        progress(0.05, "locating the LV")
+        box, loc = localize(image, spacing_kji, device, localizer_path)
+        if box is None:
+            warnings.append("the LV localizer found no LV; the whole image was searched")
+    if box is None:
+        box = tuple(slice(0, n) for n in image.shape)
+    crop = image[box]
+    progress(0.15, f"myocardium: {method}")
+    x, _ = _to_working(crop, spacing_kji, task.spacing_mm)
+    probs_work, unc_work = predict(model, task, x[None], pick_device(device), tta)
+    probs = prep.resample(probs_work, crop.shape, "linear")
+    cls = probs.argmax(0).numpy().astype(np.uint8)
+    lv = _largest_component(cls > 0, probs[1:].sum(0).numpy())
+    cls[~lv] = 0
+    codes = np.zeros(image.shape, np.uint8)
+    codes[box] = np.where(cls == 2, L.MYOCARDIUM, np.where(cls == 1, L.BLOODPOOL, L.BACKGROUND))
+    uncertainty = None
+    if unc_work is not None:
+        uncertainty = np.zeros(image.shape, np.float32)
+        uncertainty[box] = prep.resample(unc_work, crop.shape, "linear").numpy()
+    details = {"model": info.get("name"), "model_sha256": info.get("sha256"), "localizer": loc,
+               "working_spacing_mm": task.spacing_mm, "tta": tta}
+    if not (codes == L.MYOCARDIUM).any():
+        warnings.append(f"the {method} myocardium model found no LV wall")
+    return codes, uncertainty, details, warnings
+
+
+def scar_probabilities(image: np.ndarray, wall: np.ndarray, spacing_kji, method: str, device: str = "auto",
+                       tta: bool = False, model_path: Optional[str] = None):
+    """(probabilities (healthy, grayzone, scar, mvo) on the input grid, disagreement or None, manifest)
+    for a wall-cropped image and its wall mask."""
+    model, task, info = load_model(f"scar-{method}", model_path, device)
+    x, shape = _to_working(image, spacing_kji, task.spacing_mm)
+    wall_work = prep.resample(torch.from_numpy(wall.astype(np.float32)), shape, "linear") >= 0.5
+    xw = torch.stack([x, wall_work.float()])
+    probs_work, unc_work = predict(model, task, xw, pick_device(device), tta)
+    probs = prep.resample(probs_work, image.shape, "linear")
+    unc = prep.resample(unc_work, image.shape, "linear").numpy() if unc_work is not None else None
+    return probs.numpy(), unc, info

@@ -1,0 +1,97 @@
+"""Registry entry points of the deep-learning methods (patch CNN, U-Net, CMPU-Net, GAN).
+
+Scar methods take the runner's ScarInput like every other scar method; myocardium methods
+take the whole image. Both import torch only when called.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ..errors import InputError
+from .base import ScarInput, ScarResult
+
+
+def _require_torch(method: str) -> None:
+    try:
+        import torch  # noqa: F401
+        import monai  # noqa: F401
+    except ImportError:
+        raise InputError(f"method {method} needs PyTorch and MONAI: pip install 'LVScarSeg[dl]' "
+                         "(in Slicer: the PyTorch extension), or choose a classical method") from None
+
+
+def _scar(method: str, inp: ScarInput, tta: bool, model: str, min_infarct_mm3: float) -> ScarResult:
+    from scipy import ndimage as ndi
+
+    from ..deep.infer import scar_probabilities
+    from .common import components_touching, in_plane_structure, remove_small
+
+    _require_torch(method)
+    inp.progress(0.3, f"scar: {method} network")
+    spacing_kji = np.asarray(inp.spacing, dtype=float)[::-1]
+    probs, uncertainty, info = scar_probabilities(inp.image, inp.myocardium, spacing_kji, method, inp.device,
+                                                  tta, model or None)
+    cls = probs.argmax(0)
+    wall = inp.myocardium
+    # The networks learnt that a drawn contour can be a voxel too tight: infarct may reach one
+    # voxel (in-plane) beyond the given wall when it is connected to infarct inside it.
+    allowed = ndi.binary_dilation(wall, structure=in_plane_structure(inp.spacing))
+    infarct = np.isin(cls, (2, 3)) & allowed
+    infarct = components_touching(infarct, infarct & wall)
+    voxel_mm3 = float(np.prod(inp.spacing))
+    infarct = remove_small(infarct, int(np.ceil(min_infarct_mm3 / voxel_mm3)))
+    mvo = (cls == 3) & infarct & wall
+    gray = (cls == 1) & wall & ~infarct
+    details = {"model": info.get("name"), "model_sha256": info.get("sha256"), "tta": tta,
+               "probability_classes": ["healthy", "grayzone", "scar", "mvo"]}
+    warnings = []
+    outside = int((infarct & ~wall).sum())
+    if outside:
+        warnings.append(f"scar extended {outside * voxel_mm3 / 1000:.2f} mL beyond the myocardium contour where it "
+                        "looked a voxel too tight (the voxels count as LV wall)")
+    return ScarResult(scar=infarct, grayzone=gray, mvo=mvo if mvo.any() else None, info=details,
+                      warnings=warnings, uncertainty=uncertainty)
+
+
+def scar_cnn(inp: ScarInput, tta=False, model="", min_infarct_mm3=20.0) -> ScarResult:
+    return _scar("cnn", inp, tta, model, min_infarct_mm3)
+
+
+def scar_unet(inp: ScarInput, tta=False, model="", min_infarct_mm3=20.0) -> ScarResult:
+    return _scar("unet", inp, tta, model, min_infarct_mm3)
+
+
+def scar_cmpunet(inp: ScarInput, tta=False, model="", min_infarct_mm3=20.0) -> ScarResult:
+    return _scar("cmpunet", inp, tta, model, min_infarct_mm3)
+
+
+def scar_gan(inp: ScarInput, tta=False, model="", min_infarct_mm3=20.0) -> ScarResult:
+    return _scar("gan", inp, tta, model, min_infarct_mm3)
+
+
+def _myocardium(method: str, image: np.ndarray, spacing_ijk, device: str, progress, myo_tta: bool,
+                myo_model: str, localizer_model: str, localize: bool
+                ) -> Tuple[np.ndarray, Optional[np.ndarray], Dict, List[str]]:
+    from ..deep.infer import segment_myocardium
+
+    _require_torch(method)
+    spacing_kji = np.asarray(spacing_ijk, dtype=float)[::-1]
+    return segment_myocardium(image, spacing_kji, method, device, myo_tta, myo_model or None,
+                              localizer_model or None, progress, localize)
+
+
+def myocardium_unet(image, spacing_ijk, device="auto", progress=lambda f, m: None, myo_tta=False, myo_model="",
+                    localizer_model="", localize=True):
+    return _myocardium("unet", image, spacing_ijk, device, progress, myo_tta, myo_model, localizer_model, localize)
+
+
+def myocardium_cmpunet(image, spacing_ijk, device="auto", progress=lambda f, m: None, myo_tta=False, myo_model="",
+                       localizer_model="", localize=True):
+    return _myocardium("cmpunet", image, spacing_ijk, device, progress, myo_tta, myo_model, localizer_model, localize)
+
+
+def myocardium_gan(image, spacing_ijk, device="auto", progress=lambda f, m: None, myo_tta=False, myo_model="",
+                   localizer_model="", localize=True):
+    return _myocardium("gan", image, spacing_ijk, device, progress, myo_tta, myo_model, localizer_model, localize)

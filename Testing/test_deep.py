@@ -1,0 +1,188 @@
+"""Deep-learning methods: training (few steps, checkpoints, resume, DDP with 2 gloo processes),
+verified model files, shipped-model inference, geometry, determinism and uncertainty output.
+
+Needs torch and MONAI (`make test` installs them on Python 3.11; the Python 3.9 run leaves this
+file out by name, see the Makefile)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, run_cli
+
+torch = pytest.importorskip("torch", reason="the deep-learning tests need torch (pip install '.[dl]')")
+
+
+def _dice(a, b):
+    return 2.0 * np.logical_and(a, b).sum() / max(a.sum() + b.sum(), 1)
+
+
+@pytest.fixture(scope="module")
+def train_dir(tmp_path_factory):
+    """A prepared-case cache of two small phantoms, shared by the training tests."""
+    from LVScarSegLogic.deep.data import phantom_cases
+
+    d = tmp_path_factory.mktemp("train")
+    phantom_cases(2, 3, ("3d-lowres",), 1, d / "cache")
+    phantom_cases(1, 4, ("3d-lowres",), 1, d / "cache")  # validation: seed + 1
+    return d
+
+
+def _train_args(d, task, out, steps, *extra):
+    return ["--quiet", "train", "--task", task, "--phantoms", "2", "--phantom-seed", "3", "--protocols", "3d-lowres",
+            "--val-cases", "1", "--steps", str(steps), "--batch", "4", "--val-every", "2", "--cache", d / "cache",
+            "--device", "cpu", "-o", out, *extra]
+
+
+def test_working_grid_round_trip_keeps_geometry():
+    from LVScarSegLogic.deep import prep
+
+    x = torch.zeros(30, 40, 50)
+    x[10:20, 10:30, 20:30] = 1.0
+    shape = prep.working_shape(x.shape, (3.0, 0.7, 0.7), 1.25)
+    assert shape == (72, 22, 28)
+    back = prep.resample(prep.resample(x, shape), x.shape) > 0.5
+    # a box survives the round trip in place (centre of mass within a voxel)
+    com = lambda a: np.argwhere(np.asarray(a)).mean(0)
+    assert np.allclose(com(back), com(x > 0.5), atol=1.0)
+    norm = prep.normalize(np.random.default_rng(0).normal(100, 10, (20, 20, 20)))
+    assert -0.5 <= norm.min() and norm.max() <= 2.0 and abs(np.median(norm) - 0.5) < 0.1
+
+
+def test_train_save_verify_and_fine_tune(train_dir, tmp_path):
+    out = tmp_path / "scar-cnn.safetensors"
+    r = run_cli(*_train_args(train_dir, "scar-cnn", out, 3))
+    assert r.code == 0, r.err
+    info = json.loads(out.with_suffix(".json").read_text())
+    assert info["task"] == "scar-cnn" and info["training"]["steps"] == 3 and info["license"] == "BSD-3-Clause"
+    assert len(info["training"]["history"]) == 2 and 0.0 <= info["training"]["validation_dice"] <= 1.0
+    card = (tmp_path / "scar-cnn.md").read_text()
+    assert "## Training data" in card and "## License" in card and "## Measured accuracy" in card
+    from LVScarSegLogic.deep.infer import load_model
+
+    model, task, manifest = load_model("scar-cnn", str(out), "cpu")
+    assert task.name == "scar-cnn" and manifest["sha256"] == info["sha256"]
+    # fine-tuning starts from the given weights; a model of another task is refused
+    r = run_cli(*_train_args(train_dir, "scar-cnn", tmp_path / "ft.safetensors", 1, "--init", out))
+    assert r.code == 0, r.err
+    assert "initialized from scar-cnn.safetensors" in json.loads((tmp_path / "ft.json").read_text())["trained_on"]
+    r = run_cli(*_train_args(train_dir, "scar-gan", tmp_path / "x.safetensors", 1, "--init", out))
+    assert r.code == 2 and "scar-cnn model, not scar-gan" in r.err
+
+
+def test_tampered_or_unlisted_model_is_refused(train_dir, tmp_path, lowres_case):
+    src = ROOT / "Resources" / "Models"
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(src / f"scar-cmpunet{suffix}", tmp_path / f"scar-cmpunet{suffix}")
+    model = tmp_path / "scar-cmpunet.safetensors"
+    data = bytearray(model.read_bytes())
+    data[-100] ^= 0x01  # one flipped bit in the weights
+    model.write_bytes(bytes(data))
+    out = tmp_path / "o.seg.nrrd"
+    args = ["--quiet", "segment", lowres_case["image"], "--myocardium", lowres_case["label"], "--scar-method",
+            "cmpunet", "-o", out]
+    r = run_cli(*args, "--param", f"model={model}")
+    assert r.code == 2 and "SHA-256 does not match" in r.err and not out.exists()
+    (tmp_path / "scar-cmpunet.json").unlink()
+    r = run_cli(*args, "--param", f"model={model}")
+    assert r.code == 2 and "refusing to load" in r.err and not out.exists()
+    # an empty model directory names what to do
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    os.environ["LVSCARSEG_MODELS_DIR"] = str(empty)
+    try:
+        r = run_cli("--quiet", "segment", lowres_case["image"], "-o", out)
+    finally:
+        del os.environ["LVSCARSEG_MODELS_DIR"]
+    assert r.code == 2 and "lvscarseg train --task" in r.err and not out.exists()
+
+
+def test_checkpoint_and_resume(train_dir, tmp_path):
+    ck = tmp_path / "ck"
+    out = tmp_path / "m.safetensors"
+    r = run_cli(*_train_args(train_dir, "myocardium-gan", out, 2, "--checkpoint-dir", ck, "--checkpoint-every", "2"))
+    assert r.code == 0, r.err
+    state = json.loads((ck / "state.json").read_text())
+    assert state["step"] == 2 and (ck / "optimizer.safetensors").exists() and (ck / "disc.safetensors").exists()
+    r = run_cli(*_train_args(train_dir, "myocardium-gan", out, 4, "--checkpoint-dir", ck, "--resume"))
+    assert r.code == 0, r.err
+    info = json.loads(out.with_suffix(".json").read_text())
+    assert info["training"]["steps"] == 4 and [h["step"] for h in info["training"]["history"]] == [2, 4]
+    r = run_cli(*_train_args(train_dir, "scar-cnn", out, 4, "--checkpoint-dir", ck, "--resume"))
+    assert r.code == 2 and "checkpoint is of task myocardium-gan" in r.err
+
+
+def test_distributed_data_parallel_two_cpu_processes(train_dir, tmp_path):
+    out = tmp_path / "ddp.safetensors"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+           "-m", "LVScarSegLogic"] + [str(a) for a in _train_args(train_dir, "scar-gan", out, 2)]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    info = json.loads(out.with_suffix(".json").read_text())
+    assert info["training"]["processes"] == 2 and info["training"]["steps"] == 2
+
+
+def test_shipped_models_segment_a_phantom_fully_automatically(lowres_case, tmp_path):
+    """Default `segment IMAGE -o OUT`: localizer, myocardium model, scar method; on the input grid."""
+    from LVScarSegLogic.segio import read_label_codes
+    from LVScarSegLogic import labels as L
+
+    out = tmp_path / "auto.nrrd"
+    rep = tmp_path / "auto.json"
+    unc = tmp_path / "unc.nrrd"
+    r = run_cli("--quiet", "segment", lowres_case["image"], "-o", out, "--report", rep, "--uncertainty", unc,
+                "--device", "cpu")
+    assert r.code == 0, r.err
+    report = json.loads(rep.read_text())
+    assert report["methods"]["myocardium"]["name"] == "cmpunet"
+    assert report["methods"]["myocardium"]["details"]["localizer"]["box_kji"]
+    codes, _ = read_label_codes(out, lowres_case["grid"], role="output", allow_empty=True)
+    truth = lowres_case["codes"]
+    assert _dice(L.lv_myocardium(codes), L.lv_myocardium(truth)) > 0.75
+    from LVScarSegLogic.volume import read_volume
+
+    u = read_volume(unc)
+    assert u.grid.same_as(lowres_case["grid"]) and u.array.min() >= 0 and u.array.max() > 0
+
+
+def test_dl_scar_methods_given_the_true_wall_and_determinism(lowres_case):
+    from LVScarSegLogic import labels as L
+    from LVScarSegLogic.methods import registry
+    from LVScarSegLogic.methods.runner import run_scar_method
+
+    image = lowres_case["array"].astype(np.float32)
+    truth = lowres_case["codes"]
+    wall = L.lv_myocardium(truth)
+    for name in ("cnn", "unet", "cmpunet", "gan"):
+        m = registry.get(name, "scar")
+        res = run_scar_method(m, image, wall, lowres_case["grid"], m.defaults(), device="cpu")
+        assert _dice(res.scar, L.infarct(truth)) > 0.6, name
+        if name == "cmpunet":
+            again = run_scar_method(m, image, wall, lowres_case["grid"], m.defaults(), device="cpu")
+            assert np.array_equal(res.scar, again.scar)
+
+
+def test_myocardium_methods_are_listed_with_a_default():
+    r = run_cli("methods", "--json")
+    methods = json.loads(r.out)
+    myo = [m for m in methods if m["target"] == "myocardium"]
+    assert {m["name"] for m in myo} == {"unet", "cmpunet", "gan"}
+    assert sum(m["default"] for m in myo) == 1 and all("torch" in m["needs"] for m in myo)
+    scar = {m["name"] for m in methods if m["target"] == "scar" and m["family"] == "deep learning"}
+    assert scar == {"cnn", "unet", "cmpunet", "gan"}
+
+
+def test_missing_torch_is_a_clear_input_error(monkeypatch):
+    from LVScarSegLogic.errors import InputError
+    from LVScarSegLogic.methods.deep_methods import _require_torch
+
+    monkeypatch.setitem(sys.modules, "monai", None)
+    with pytest.raises(InputError, match="needs PyTorch and MONAI"):
+        _require_torch("unet")
