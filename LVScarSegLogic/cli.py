@@ -20,6 +20,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"lvscarseg: error: {message} (see: {self.prog} --help)\n")
 
 
+def _measure_options(p) -> None:
+    p.add_argument("--rv-insertion", action="append", default=[], metavar="R,A,S",
+                   help="RV insertion point in RAS mm (anterior and/or inferior; repeatable); default: found in the image")
+    p.add_argument("--bullseye", metavar="PNG", help="draw the AHA 17-segment bull's-eye (infarct %% and transmurality)")
+    p.add_argument("--qa", metavar="PNG", help="draw a montage of slices with the contours over the image")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="lvscarseg", description="LV myocardium and scar segmentation for LGE cardiac MRI.")
     p.add_argument("--version", action="version", version=f"LVScarSeg {__version__}")
@@ -37,6 +44,7 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--remote", metavar="MASK", help="remote (healthy) myocardium mask for n-SD")
     s.add_argument("--report", metavar="REPORT.json", help="write the report JSON here")
     s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="for deep-learning methods")
+    _measure_options(s)
     s.add_argument("--uncertainty", metavar="MAP.nrrd", help="also write a float map of where the networks' "
                    "test-time-augmented predictions disagree (0 = agree; for QA); turns test-time augmentation on")
 
@@ -44,6 +52,7 @@ def _build_parser() -> argparse.ArgumentParser:
     m.add_argument("image", metavar="IMAGE")
     m.add_argument("segmentation", metavar="SEGMENTATION")
     m.add_argument("--report", metavar="REPORT.json", help="write the report here (default: print it)")
+    _measure_options(m)
 
     e = sub.add_parser("evaluate", help="compare a segmentation with a reference (Dice, HD, HD95, ASSD, AVD)")
     e.add_argument("prediction", metavar="PREDICTION")
@@ -130,7 +139,8 @@ def _cmd_segment(a, progress) -> int:
 
     report = segment(a.image, a.output, myocardium=a.myocardium, myocardium_method=a.myocardium_method,
                      scar_method=a.scar_method, params=a.param, seeds_ras=a.seed, remote=a.remote,
-                     report_path=a.report, device=a.device, progress=progress, uncertainty_path=a.uncertainty)
+                     report_path=a.report, device=a.device, progress=progress, uncertainty_path=a.uncertainty,
+                     rv_insertion=a.rv_insertion, bullseye_path=a.bullseye, qa_path=a.qa)
     progress.done("segmentation written")
     print(summary_text(report))
     print(f"segmentation: {report['output']}")
@@ -143,7 +153,8 @@ def _cmd_measure(a, progress) -> int:
     from .pipeline import measure
     from .report import summary_text, to_json
 
-    report = measure(a.image, a.segmentation, a.report)
+    report = measure(a.image, a.segmentation, a.report, rv_insertion=a.rv_insertion, bullseye_path=a.bullseye,
+                     qa_path=a.qa)
     if a.report:
         print(summary_text(report))
         print(f"report: {os.path.abspath(a.report)}")
@@ -373,7 +384,7 @@ def _exit_cleanly_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, handler)
 
 
-_POINT_OPTIONS = ("--seed",)
+_POINT_OPTIONS = ("--seed", "--rv-insertion")
 
 
 def _join_point_values(argv: List[str]) -> List[str]:

@@ -16,20 +16,20 @@ from .errors import InputError
 from .files import LABELMAP_OUTPUT_EXTENSIONS, atomic_output, check_output_path, extension, sha256_of
 from .methods import registry
 from .methods.runner import run_scar_method
-from .report import build_report, write_report
+from .report import analyze, build_report, write_report
 from .segio import read_label_codes, read_labels_native, write_segmentation_unsafe
 from .volume import Volume, read_volume
 
 OUTPUT_EXTENSIONS = (".seg.nrrd",) + LABELMAP_OUTPUT_EXTENSIONS
 
 
-def parse_ras(text: str) -> Tuple[float, float, float]:
+def parse_ras(text: str, option: str = "--seed") -> Tuple[float, float, float]:
     try:
         values = [float(v) for v in text.replace(" ", "").split(",")]
     except ValueError:
         values = []
     if len(values) != 3 or not all(np.isfinite(values)):
-        raise InputError(f"--seed {text}: expected R,A,S in millimetres, e.g. --seed 12.5,-30,8")
+        raise InputError(f"{option} {text}: expected R,A,S in millimetres, e.g. {option} 12.5,-30,8")
     return values[0], values[1], values[2]
 
 
@@ -54,7 +54,8 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
             scar_method: Optional[str] = None, params: Sequence[str] = (), seeds_ras: Sequence[str] = (),
             remote: Optional[str] = None, report_path: Optional[str] = None, device: str = "auto",
             progress: Callable[[float, str], None] = lambda f, m: None,
-            uncertainty_path: Optional[str] = None) -> Dict[str, object]:
+            uncertainty_path: Optional[str] = None, rv_insertion: Sequence[str] = (),
+            bullseye_path: Optional[str] = None, qa_path: Optional[str] = None) -> Dict[str, object]:
     """Segment the myocardium (unless given) and the scar inside it; write OUT (and the report,
     and the uncertainty map); return the report.
 
@@ -66,7 +67,9 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
         raise InputError(f"{output}: output must end in {', '.join(OUTPUT_EXTENSIONS)}")
     if report_path and extension(report_path) != ".json":
         raise InputError(f"{report_path}: the report must be a .json file")
-    check_outputs([output, report_path, uncertainty_path], [image, myocardium, remote])
+    check_outputs([output, report_path, uncertainty_path, bullseye_path, qa_path], [image, myocardium, remote])
+    check_picture_paths(bullseye_path, qa_path)
+    rv_points = parse_rv_insertion(rv_insertion)
 
     # Resolve methods and parameters before reading any voxel: a typo fails in milliseconds.
     scar = registry.get(scar_method or registry.default_method("scar"), "scar")
@@ -166,7 +169,10 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
         write_segmentation_unsafe(seg_tmp, codes, grid)
         timing["write"] = time.perf_counter() - t
         timing["total"] = time.perf_counter() - t0
-        report = build_report(image, grid, codes, methods, warnings, timing, extra_inputs, output=output)
+        analysis = analyze(codes, grid, image_f32, rv_points)
+        report = build_report(image, grid, codes, methods, warnings, timing, extra_inputs, output=output,
+                              analysis=analysis)
+        write_pictures(image_f32, codes, grid, analysis, bullseye_path, qa_path, Path(image).name)
         if uncertainty_path:
             from .volume import write_volume
 
@@ -181,17 +187,51 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
     return report
 
 
-def measure(image: str, segmentation: str, report_path: Optional[str] = None) -> Dict[str, object]:
-    """Measure an existing segmentation (e.g. after manual edits) on the image's grid."""
+def parse_rv_insertion(points: Sequence[str]) -> List[Tuple[float, float, float]]:
+    if len(points) > 2:
+        raise InputError("--rv-insertion: give at most two points (the anterior and the inferior RV insertion)")
+    return [parse_ras(p, "--rv-insertion") for p in points]
+
+
+def check_picture_paths(*paths: Optional[str]) -> None:
+    for p in paths:
+        if p and extension(p) != ".png":
+            raise InputError(f"{p}: pictures are written as .png")
+
+
+def write_pictures(image: np.ndarray, codes: np.ndarray, grid, analysis: Dict[str, object],
+                   bullseye_path: Optional[str], qa_path: Optional[str], title: str) -> None:
+    if not (bullseye_path or qa_path):
+        return
+    from . import pictures
+
+    if bullseye_path:
+        if not analysis["segments"]:
+            raise InputError(f"{bullseye_path}: no LV myocardium, so no bull's-eye")
+        pictures.draw_bullseye(analysis["segments"], bullseye_path, f"{title}: AHA 17 segments")
+    if qa_path:
+        pictures.draw_qa(image, codes, grid.spacing, qa_path, title, grid=grid, frame=analysis["frame"])
+
+
+def measure(image: str, segmentation: str, report_path: Optional[str] = None, rv_insertion: Sequence[str] = (),
+            bullseye_path: Optional[str] = None, qa_path: Optional[str] = None) -> Dict[str, object]:
+    """Measure an existing segmentation (e.g. after manual edits) on the image's grid: volumes,
+    masses, per slice, AHA 17 segments; optionally the bull's-eye and QA pictures."""
     t0 = time.perf_counter()
     if report_path and extension(report_path) != ".json":
         raise InputError(f"{report_path}: the report must be a .json file")
-    check_outputs([report_path], [image, segmentation])
+    check_outputs([report_path, bullseye_path, qa_path], [image, segmentation])
+    check_picture_paths(bullseye_path, qa_path)
+    rv_points = parse_rv_insertion(rv_insertion)
     vol = load_image(image)
     codes, warnings = read_label_codes(segmentation, vol.grid, role="segmentation")
     methods = {"myocardium": {"name": "given", "params": {}}, "scar": {"name": "given", "params": {}},
                "segmentation": {"path": str(Path(segmentation).resolve()), "sha256": sha256_of(segmentation)}}
-    report = build_report(image, vol.grid, codes, methods, warnings, {"total": time.perf_counter() - t0})
+    image_f32 = vol.array.astype(np.float32, copy=False)
+    analysis = analyze(codes, vol.grid, image_f32, rv_points)
+    report = build_report(image, vol.grid, codes, methods, warnings, {"total": time.perf_counter() - t0},
+                          analysis=analysis)
+    write_pictures(image_f32, codes, vol.grid, analysis, bullseye_path, qa_path, Path(image).name)
     if report_path:
         write_report(report_path, report)
     return report

@@ -25,9 +25,25 @@ def input_record(path, grid: Grid) -> Dict[str, object]:
     }
 
 
+def analyze(codes: np.ndarray, grid: Grid, image: Optional[np.ndarray] = None,
+            rv_insertion_ras=()) -> Dict[str, object]:
+    """LV frame, AHA 17-segment table and per-slice volumes of a coded segmentation."""
+    from . import aha
+
+    frame = aha.lv_frame(codes, grid, image, rv_insertion_ras)
+    out: Dict[str, object] = {"frame": frame, "segments": [], "segment_map": None, "warnings": [],
+                              "slices": aha.per_slice(codes, grid)}
+    if frame is None:
+        out["warnings"] = ["no LV myocardium: AHA 17-segment analysis skipped; aha_segments is empty"]
+        return out
+    seg = aha.segment_map(codes, grid, frame)
+    out.update(segments=aha.segment_table(codes, grid, frame, seg), segment_map=seg, warnings=list(frame.warnings))
+    return out
+
+
 def build_report(image_path, grid: Grid, codes: np.ndarray, methods: Dict[str, object],
                  warnings: List[str], timing: Dict[str, float], extra_inputs: Optional[Dict[str, object]] = None,
-                 output: Optional[str] = None) -> Dict[str, object]:
+                 output: Optional[str] = None, analysis: Optional[Dict[str, object]] = None) -> Dict[str, object]:
     report: Dict[str, object] = {
         "software": {"name": "LVScarSeg", "version": __version__, "python": platform.python_version()},
         "input": input_record(image_path, grid),
@@ -36,9 +52,12 @@ def build_report(image_path, grid: Grid, codes: np.ndarray, methods: Dict[str, o
         report["inputs"] = extra_inputs
     report["methods"] = methods
     report.update(volumes(codes, grid))
-    if not any("AHA" in w for w in warnings):
-        warnings = warnings + ["AHA 17-segment analysis is not available yet in this version; aha_segments is empty"]
-    report["aha_segments"] = []
+    if analysis is None:
+        analysis = analyze(codes, grid)
+    warnings = list(warnings) + list(analysis["warnings"])
+    report["aha_segments"] = analysis["segments"]
+    report["lv_frame"] = analysis["frame"].to_json() if analysis["frame"] is not None else None
+    report["slices"] = analysis["slices"]
     report["warnings"] = list(dict.fromkeys(warnings))  # keep order, drop repeats
     report["timing_s"] = {k: round(v, 4) for k, v in timing.items()}
     if output:
@@ -72,6 +91,11 @@ def summary_text(report: Dict[str, object]) -> str:
         lines.append(f"  of which MVO {v['mvo']:8.1f} mL")
     if v.get("grayzone"):
         lines.append(f"Gray zone      {v['grayzone']:8.1f} mL   {report['grayzone_percent']:5.1f} %")
+    segs = [r for r in report.get("aha_segments", []) if r["scar_percent"] >= 1.0]
+    if segs:
+        lines.append("AHA segments with infarct: " + ", ".join(
+            f"{r['segment']} {r['name']} {r['scar_percent']:.0f}% (transmurality {r['transmurality_mean']:.2f})"
+            for r in sorted(segs, key=lambda r: -r["scar_percent"])[:6]))
     for w in report.get("warnings", []):
         lines.append(f"warning: {w}")
     return "\n".join(lines)
