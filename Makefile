@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PY39 ?= $(shell PYENV_VERSION=3.9.18 command -v python3.9 >/dev/null 2>&1 && echo python3.9)
 VENV39 ?= .venv39
 
-.PHONY: demo test test-py39 bench benchmark-phantoms benchmark-emidec benchmark-deep classifier-models deep-models clean
+.PHONY: demo test test-py39 bench bench-batch benchmark-phantoms benchmark-emidec benchmark-deep classifier-models deep-models clean
 
 # torch is pinned to the CPU build this machine's wheel cache holds (an unpinned torch pulls a
 # multi-GB CUDA build); GPU users install their own torch first, then `pip install -e ".[dl]"`.
@@ -39,6 +39,10 @@ endif
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/speed.py
+
+# lvscarseg batch --jobs 2 against --jobs 1 on 20 phantom cases (fully automatic)
+bench-batch: $(STAMP)
+	$(BIN)/python benchmarks/batch_speed.py
 
 # The scar-method comparison table of the README (minutes): 16 phantom cases, true and observer walls.
 benchmark-phantoms: $(STAMP)

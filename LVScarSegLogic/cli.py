@@ -58,6 +58,8 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument("prediction", metavar="PREDICTION")
     e.add_argument("reference", metavar="REFERENCE")
     e.add_argument("--json", action="store_true", help="print JSON")
+    e.add_argument("--image", metavar="IMAGE", help="the image (reference grid): finds the septum for the AHA frame")
+    e.add_argument("--rv-insertion", action="append", default=[], metavar="R,A,S", help="RV insertion point (RAS mm)")
 
     me = sub.add_parser("methods", help="list the methods and their parameters")
     me.add_argument("--json", action="store_true")
@@ -128,6 +130,28 @@ def _build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--license", default="BSD-3-Clause", help="recorded in the model card (EMIDEC data forces "
                     "CC-BY-NC-SA-4.0)")
 
+    co = sub.add_parser("compare", help="run several scar methods in one myocardium: per-method scar %%, STAPLE "
+                        "consensus, agreement, threshold sensitivity")
+    co.add_argument("image", metavar="IMAGE")
+    co.add_argument("--myocardium", required=True, metavar="MASK")
+    co.add_argument("--methods", default="strm,fwhm,gmm,random-forest,cmpunet", help="comma-separated scar methods")
+    co.add_argument("-o", "--output", metavar="OUT.seg.nrrd", help="the consensus segmentation")
+    co.add_argument("--agreement", metavar="MAP.nrrd", help="labelmap: how many methods call each voxel scar")
+    co.add_argument("--report", metavar="REPORT.json")
+    co.add_argument("--no-sensitivity", action="store_true", help="skip the n-SD / FWHM threshold band")
+    co.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+
+    ba = sub.add_parser("batch", help="segment every volume of a folder: .seg.nrrd, report and QA picture per case, "
+                        "summary.csv; a rerun does only unfinished cases")
+    ba.add_argument("input_dir", metavar="INPUT_DIR")
+    ba.add_argument("-o", "--output-dir", required=True, metavar="OUT_DIR")
+    ba.add_argument("--myocardium-dir", metavar="DIR", help="myocardium masks named like the images")
+    ba.add_argument("--jobs", type=int, default=1, metavar="N", help="cases processed in parallel")
+    ba.add_argument("--myocardium-method", metavar="NAME")
+    ba.add_argument("--scar-method", metavar="NAME")
+    ba.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    ba.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+
     d = sub.add_parser("demo", help="make a phantom case, segment it and print the measurements")
     d.add_argument("out_dir", nargs="?", default="lvscarseg-demo", metavar="OUT_DIR")
     return p
@@ -171,16 +195,20 @@ def _cmd_evaluate(a, progress) -> int:
     from .pipeline import evaluate
     from .report import to_json
 
-    result = evaluate(a.prediction, a.reference)
+    result = evaluate(a.prediction, a.reference, a.image, a.rv_insertion)
     if a.json:
         sys.stdout.write(to_json(result))
         return 0
     print(f"{'structure':<11} {'Dice':>6} {'HD mm':>7} {'HD95 mm':>8} {'ASSD mm':>8} {'AVD mL':>7}")
     for name, m in result.items():
-        if name == "warnings":
+        if name in ("warnings", "aha_segments", "lv_frame"):
             continue
         print(f"{name:<11} {_fmt(m['dice']):>6} {_fmt(m['hd_mm'], '.2f'):>7} {_fmt(m['hd95_mm'], '.2f'):>8} "
               f"{_fmt(m['assd_mm'], '.2f'):>8} {_fmt(m['avd_ml'], '.2f'):>7}")
+    segs = [r for r in result.get("aha_segments", []) if abs(r["scar_percent_difference"]) >= 1.0]
+    if segs:
+        print("AHA segments differing by >= 1 % infarct (prediction - reference): " + ", ".join(
+            f"{r['segment']} {r['scar_percent_difference']:+.1f}%" for r in segs))
     for w in result["warnings"]:
         print(f"warning: {w}")
     return 0
@@ -358,6 +386,48 @@ def _cmd_train(a, progress) -> int:
     return 0
 
 
+def _cmd_compare(a, progress) -> int:
+    from . import compare
+
+    names = [m.strip() for m in a.methods.split(",") if m.strip()]
+    result = compare.run(a.image, a.myocardium, names, a.output, a.agreement, a.report, a.device,
+                         not a.no_sensitivity, progress)
+    progress.done("comparison finished")
+    print(compare.summary_text(result))
+    for label, path in (("consensus", a.output), ("agreement map", a.agreement), ("report", a.report)):
+        if path:
+            print(f"{label}: {os.path.abspath(path)}")
+    return 0
+
+
+def _cmd_batch(a, progress) -> int:
+    from .batch import run_batch
+    from .methods import registry
+
+    if a.jobs < 1:
+        raise InputError(f"--jobs {a.jobs}: at least 1")
+    # check the method names and parameters once, before any case runs
+    selected = [registry.get(a.scar_method or registry.default_method("scar"), "scar")]
+    if not a.myocardium_dir:
+        selected.append(registry.get(a.myocardium_method or registry.default_method("myocardium"), "myocardium"))
+    registry.resolve_params(selected, a.param)
+    args = ["--device", a.device] + sum((["--param", p] for p in a.param), [])
+    if a.scar_method:
+        args += ["--scar-method", a.scar_method]
+    if a.myocardium_method:
+        args += ["--myocardium-method", a.myocardium_method]
+    result = run_batch(a.input_dir, a.output_dir, a.myocardium_dir, a.jobs, args, progress)
+    progress.done("batch finished")
+    print(f"{result['cases']} cases: {result['processed']} processed, {result['skipped']} already finished (skipped), "
+          f"{len(result['failed'])} failed; {result['seconds']:.1f} s")
+    for name in result["failed"]:
+        print(f"failed: {name} (see {name}.error.txt)")
+    if result["without_mask"]:
+        print(f"no mask in --myocardium-dir for: {', '.join(result['without_mask'])} (segmented automatically)")
+    print(f"summary: {result['summary']}")
+    return 1 if result["failed"] else 0
+
+
 def _cmd_demo(a, progress) -> int:
     from .demo import run_demo
 
@@ -366,7 +436,8 @@ def _cmd_demo(a, progress) -> int:
 
 _COMMANDS = {"segment": _cmd_segment, "measure": _cmd_measure, "evaluate": _cmd_evaluate,
              "methods": _cmd_methods, "phantom": _cmd_phantom, "benchmark": _cmd_benchmark,
-             "train-classifier": _cmd_train_classifier, "train": _cmd_train, "models": _cmd_models, "demo": _cmd_demo}
+             "train-classifier": _cmd_train_classifier, "train": _cmd_train, "batch": _cmd_batch,
+             "compare": _cmd_compare, "models": _cmd_models, "demo": _cmd_demo}
 
 
 class Terminated(Exception):

@@ -2,7 +2,7 @@
 with the contours over the image. matplotlib (Agg, no display) is imported only here."""
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import numpy as np
 

@@ -237,14 +237,39 @@ def measure(image: str, segmentation: str, report_path: Optional[str] = None, rv
     return report
 
 
-def evaluate(prediction: str, reference: str) -> Dict[str, object]:
-    """Dice, HD, HD95, ASSD and AVD per structure, on the reference's grid."""
+def evaluate(prediction: str, reference: str, image: Optional[str] = None,
+             rv_insertion: Sequence[str] = ()) -> Dict[str, object]:
+    """Dice, HD, HD95, ASSD and AVD per structure, on the reference's grid, and the per-AHA-segment
+    differences (prediction - reference) of infarct % and transmurality. The LV frame is the
+    reference's; ``image`` (on the same grid) lets it find the septum, else give the RV insertion
+    points or accept the anatomical prior (flagged uncertain)."""
+    from . import aha
     from .metrics import evaluate_codes
 
     if not Path(reference).exists():
         raise InputError(f"{reference}: file not found")
+    rv_points = parse_rv_insertion(rv_insertion)
     ref_codes, grid = read_labels_native(reference)
     pred_codes, warnings = read_label_codes(prediction, grid, role="prediction", allow_empty=True)
     result: Dict[str, object] = dict(evaluate_codes(pred_codes, ref_codes, grid.spacing))
+    image_array = None
+    if image:
+        vol = load_image(image)
+        if not vol.grid.same_as(grid):
+            raise InputError(f"{image}: not on the reference's grid ({vol.grid.describe()} vs {grid.describe()})")
+        image_array = vol.array.astype(np.float32, copy=False)
+    frame = aha.lv_frame(ref_codes, grid, image_array, rv_points)
+    if frame is not None:
+        ref_rows = aha.segment_table(ref_codes, grid, frame)
+        pred_rows = aha.segment_table(pred_codes, grid, frame)
+        result["aha_segments"] = [
+            {"segment": r["segment"], "name": r["name"], "reference_scar_percent": r["scar_percent"],
+             "prediction_scar_percent": p["scar_percent"], "scar_percent_difference": p["scar_percent"] - r["scar_percent"],
+             "reference_transmurality_mean": r["transmurality_mean"],
+             "prediction_transmurality_mean": p["transmurality_mean"],
+             "transmurality_difference": p["transmurality_mean"] - r["transmurality_mean"]}
+            for r, p in zip(ref_rows, pred_rows)]
+        result["lv_frame"] = frame.to_json()
+        warnings = list(warnings) + frame.warnings
     result["warnings"] = warnings
     return result

@@ -21,7 +21,7 @@ import math
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -34,7 +34,7 @@ from .. import labels as L
 from ..errors import InputError
 from ..files import sha256_of as sha256_of_file
 from . import data as D
-from .networks import Discriminator, build_for, count_parameters, pick_device
+from .networks import Discriminator, build_for, pick_device
 from .tasks import TASKS, Task
 
 EMIDEC_LICENSE = "CC-BY-NC-SA-4.0"

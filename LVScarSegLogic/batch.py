@@ -1,0 +1,155 @@
+"""``lvscarseg batch``: segment every volume of a folder; per case the ``.seg.nrrd``, report JSON
+and QA picture, and one ``summary.csv``.
+
+Each case runs as its own ``lvscarseg segment`` process, so a crash or a bad file stays that
+case's problem, and ``--jobs N`` runs N at once. A case is finished when its three outputs exist
+(they are written atomically), so a rerun after an interruption does only what is missing;
+failures are recorded in ``NAME.error.txt`` and retried on the next run.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+from .errors import InputError
+from .files import IMAGE_EXTENSIONS, extension, write_text_atomic
+
+SUMMARY_KEYS = ["case", "status", "lv_myocardium_ml", "lv_mass_g", "scar_ml", "scar_percent", "mvo_ml", "grayzone_ml",
+                "myocardium_method", "scar_method", "seconds", "warnings", "error"]
+
+
+def _stem(p: Path) -> str:
+    ext = extension(p)
+    return p.name[: -len(ext)] if ext else p.name
+
+
+def find_images(folder: Path) -> List[Path]:
+    """Image files (and DICOM series folders) directly in ``folder``; a phantom layout's images/."""
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a folder")
+    if (folder / "images").is_dir() and not any(extension(p) in IMAGE_EXTENSIONS for p in folder.iterdir()):
+        folder = folder / "images"
+    out = []
+    for p in sorted(folder.iterdir()):
+        if p.name.startswith("."):
+            continue
+        if p.is_file() and extension(p) in IMAGE_EXTENSIONS:
+            out.append(p)
+        elif p.is_dir() and any(q.suffix.lower() == ".dcm" or q.suffix == "" for q in p.iterdir() if q.is_file()):
+            out.append(p)
+    if not out:
+        raise InputError(f"{folder}: no images (.nrrd .nhdr .nii .nii.gz .mha .mhd or DICOM folders)")
+    return out
+
+
+def _mask_for(image: Path, mask_dir: Optional[Path]) -> Optional[Path]:
+    if mask_dir is None:
+        return None
+    stem = _stem(image)
+    for p in sorted(mask_dir.iterdir()):
+        if _stem(p) == stem and (extension(p) in IMAGE_EXTENSIONS or extension(p) == ".seg.nrrd"):
+            return p
+    return None
+
+
+def outputs_of(out_dir: Path, name: str) -> Dict[str, Path]:
+    return {"seg": out_dir / f"{name}.seg.nrrd", "report": out_dir / f"{name}.json", "qa": out_dir / f"{name}_qa.png",
+            "error": out_dir / f"{name}.error.txt"}
+
+
+def run_batch(input_dir, out_dir, myocardium_dir=None, jobs: int = 1, segment_args: Sequence[str] = (),
+              progress: Callable[[float, str], None] = lambda f, m: None) -> Dict[str, object]:
+    inp, out = Path(input_dir), Path(out_dir)
+    images = find_images(inp)
+    mask_dir = Path(myocardium_dir) if myocardium_dir else None
+    if mask_dir is not None and not mask_dir.is_dir():
+        raise InputError(f"{mask_dir}: --myocardium-dir is not a folder")
+    if out.resolve() == inp.resolve():
+        raise InputError(f"{out}: write the outputs to another folder than the inputs")
+    out.mkdir(parents=True, exist_ok=True)
+    names = [_stem(p) for p in images]
+    if len(set(names)) < len(names):
+        raise InputError(f"{inp}: two images share a name; outputs would collide")
+    todo, skipped, missing_masks = [], 0, []
+    for img, name in zip(images, names):
+        o = outputs_of(out, name)
+        if o["seg"].exists() and o["report"].exists() and o["qa"].exists():
+            skipped += 1
+            continue
+        mask = _mask_for(img, mask_dir)
+        if mask_dir is not None and mask is None:
+            missing_masks.append(name)
+        todo.append((img, name, mask))
+    env = dict(os.environ)
+    if jobs > 1:  # one core per case: parallel cases beat threads inside one case
+        env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    done = 0
+    t0 = time.perf_counter()
+
+    def one(item):
+        img, name, mask = item
+        o = outputs_of(out, name)
+        cmd = [sys.executable, "-m", "LVScarSegLogic", "--quiet", "segment", str(img), "-o", str(o["seg"]),
+               "--report", str(o["report"]), "--qa", str(o["qa"])] + list(segment_args)
+        if mask is not None:
+            cmd += ["--myocardium", str(mask)]
+        # a killed earlier run may have left hidden temporary files of this case: they are never
+        # outputs (outputs are renamed into place whole), so remove them
+        for stale in list(out.glob(f".{name}.partial-*")) + list(out.glob(f".{name}_qa.partial-*")):
+            stale.unlink()
+        t = time.perf_counter()
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if r.returncode == 0:
+            if o["error"].exists():
+                o["error"].unlink()
+        else:
+            lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
+            write_text_atomic(o["error"], (lines[-1] if lines else f"exit {r.returncode}") + "\n")
+        return name, r.returncode, time.perf_counter() - t
+
+    results = []
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for name, rc, seconds in pool.map(one, todo):
+            done += 1
+            results.append((name, rc, seconds))
+            progress(done / max(len(todo), 1), f"{name}: {'done' if rc == 0 else 'FAILED'} ({done}/{len(todo)})")
+    rows = [summary_row(out, name, {n: s for n, _, s in results}.get(name)) for name in names]
+    write_text_atomic(out / "summary.csv", summary_csv(rows))
+    failed = [r["case"] for r in rows if r["status"] == "failed"]
+    return {"cases": len(names), "processed": len(todo), "skipped": skipped, "failed": failed,
+            "seconds": time.perf_counter() - t0, "summary": str(out / "summary.csv"),
+            "without_mask": missing_masks}
+
+
+def summary_row(out: Path, name: str, seconds: Optional[float]) -> Dict[str, object]:
+    o = outputs_of(out, name)
+    row: Dict[str, object] = {"case": name, "status": "missing"}
+    if o["report"].exists() and o["seg"].exists():
+        rep = json.loads(o["report"].read_text())
+        v = rep["volumes_ml"]
+        row.update(status="done", lv_myocardium_ml=round(v["lv_myocardium"], 3), lv_mass_g=round(rep["lv_mass_g"], 3),
+                   scar_ml=round(v["scar"], 3), scar_percent=round(rep["scar_percent"], 3), mvo_ml=round(v["mvo"], 3),
+                   grayzone_ml=round(v["grayzone"], 3), myocardium_method=rep["methods"]["myocardium"]["name"],
+                   scar_method=rep["methods"]["scar"]["name"],
+                   seconds=round(seconds if seconds is not None else rep.get("timing_s", {}).get("total", 0.0), 2),
+                   warnings=" | ".join(rep.get("warnings", [])))
+    elif o["error"].exists():
+        row.update(status="failed", error=o["error"].read_text().strip())
+    return row
+
+
+def summary_csv(rows: List[Dict[str, object]]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=SUMMARY_KEYS, extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow(r)
+    return buf.getvalue()
