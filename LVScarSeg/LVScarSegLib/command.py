@@ -1,0 +1,99 @@
+"""Command lines of the engine as the module runs them, and parsing of what comes back."""
+from __future__ import annotations
+
+import re
+from typing import Dict, List, Optional, Sequence, Tuple
+
+_PROGRESS = re.compile(r"^PROGRESS (\d{1,3}) (.*)$")
+
+
+def format_point(ras: Sequence[float]) -> str:
+    return ",".join(f"{float(v):.6g}" for v in ras)
+
+
+def segment_command(python: str, image: str, output: str, report: str, myocardium: Optional[str] = None,
+                    myocardium_method: Optional[str] = None, scar_method: Optional[str] = None,
+                    params: Optional[Dict[str, object]] = None, seeds_ras: Sequence[Sequence[float]] = (),
+                    rv_insertion_ras: Sequence[Sequence[float]] = (), remote: Optional[str] = None,
+                    device: str = "auto", bullseye: Optional[str] = None) -> List[str]:
+    """argv for ``lvscarseg segment`` (run with Slicer's PythonSlicer). ``params``: {name: value}
+    as typed by the registry (bools become true/false)."""
+    cmd = [python, "-m", "LVScarSegLogic", "segment", image, "-o", output, "--report", report, "--device", device]
+    if myocardium:
+        cmd += ["--myocardium", myocardium]
+    elif myocardium_method:
+        cmd += ["--myocardium-method", myocardium_method]
+    if scar_method:
+        cmd += ["--scar-method", scar_method]
+    for name, value in (params or {}).items():
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        cmd += ["--param", f"{name}={text}"]
+    for p in seeds_ras:
+        cmd.append(f"--seed={format_point(p)}")
+    for p in rv_insertion_ras:
+        cmd.append(f"--rv-insertion={format_point(p)}")
+    if remote:
+        cmd += ["--remote", remote]
+    if bullseye:
+        cmd += ["--bullseye", bullseye]
+    return cmd
+
+
+def measure_command(python: str, image: str, segmentation: str, report: str,
+                    rv_insertion_ras: Sequence[Sequence[float]] = (), bullseye: Optional[str] = None) -> List[str]:
+    cmd = [python, "-m", "LVScarSegLogic", "measure", image, segmentation, "--report", report]
+    for p in rv_insertion_ras:
+        cmd.append(f"--rv-insertion={format_point(p)}")
+    if bullseye:
+        cmd += ["--bullseye", bullseye]
+    return cmd
+
+
+def compare_command(python: str, image: str, myocardium: str, methods: Sequence[str], report: str,
+                    output: Optional[str] = None, device: str = "auto") -> List[str]:
+    cmd = [python, "-m", "LVScarSegLogic", "compare", image, "--myocardium", myocardium, "--methods",
+           ",".join(methods), "--report", report, "--device", device]
+    if output:
+        cmd += ["-o", output]
+    return cmd
+
+
+def parse_progress(line: str) -> Optional[Tuple[int, str]]:
+    """(percent 0-100, message) of a ``PROGRESS <percent> <message>`` line, else None."""
+    m = _PROGRESS.match(line.strip())
+    if not m:
+        return None
+    return min(int(m.group(1)), 100), m.group(2)
+
+
+def error_message(stderr_text: str, exit_code: int) -> str:
+    """The one-line error the engine printed (exit 2), or a summary of an unexpected failure."""
+    lines = [ln.strip() for ln in stderr_text.splitlines() if ln.strip() and not ln.startswith("PROGRESS ")]
+    errors = [ln for ln in lines if ln.startswith("lvscarseg:")]
+    if errors:
+        return errors[-1][len("lvscarseg:"):].strip()
+    if exit_code == 143:
+        return "cancelled"
+    return lines[-1] if lines else f"the engine stopped with exit code {exit_code}"
+
+
+def report_rows(report: Dict[str, object]) -> List[Tuple[str, str, str]]:
+    """(measurement, value, unit) rows of a report for the results table."""
+    v = report["volumes_ml"]
+    rows = [("LV myocardium", f"{v['lv_myocardium']:.1f}", "mL"), ("LV mass", f"{report['lv_mass_g']:.1f}", "g"),
+            ("Scar (infarct)", f"{v['scar']:.2f}", "mL"), ("Scar mass", f"{report['scar_mass_g']:.2f}", "g"),
+            ("Scar of LV myocardium", f"{report['scar_percent']:.1f}", "%"), ("MVO", f"{v['mvo']:.2f}", "mL"),
+            ("Gray zone", f"{v['grayzone']:.2f}", "mL"), ("Gray zone of LV myocardium", f"{report['grayzone_percent']:.1f}", "%"),
+            ("LV blood pool", f"{v['bloodpool']:.1f}", "mL")]
+    for s in report.get("aha_segments", []):
+        rows.append((f"AHA {s['segment']} {s['name']}",
+                     f"{s['scar_percent']:.0f} % scar, transmurality {s['transmurality_mean']:.2f} "
+                     f"(max {s['transmurality_max']:.2f})", ""))
+    return rows
+
+
+def aha_table(report: Dict[str, object]) -> List[List[str]]:
+    """Rows (segment, name, myocardium mL, scar mL, scar %, transmurality mean, max) for a table node."""
+    return [[str(s["segment"]), s["name"], f"{s['myocardium_ml']:.2f}", f"{s['scar_ml']:.2f}",
+             f"{s['scar_percent']:.1f}", f"{s['transmurality_mean']:.2f}", f"{s['transmurality_max']:.2f}"]
+            for s in report.get("aha_segments", [])]

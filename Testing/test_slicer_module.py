@@ -1,0 +1,161 @@
+"""The Slicer module, tested without Slicer: the .ui loads offscreen (PySide6), every widget the
+module uses exists, every GUI-bound parameter-node field has a widget, the pure helpers work,
+the module compiles for Python 3.9, and CMake lists every file it must ship."""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from conftest import ROOT, run_cli
+
+MODULE = ROOT / "LVScarSeg" / "LVScarSeg.py"
+UI = ROOT / "Resources" / "UI" / "LVScarSeg.ui"
+sys.path.insert(0, str(ROOT / "LVScarSeg"))
+
+
+def _ui_names():
+    tree = ET.parse(UI)
+    widgets = {w.get("name"): w.get("class") for w in tree.iter("widget")}
+    params = {}
+    for w in tree.iter("widget"):
+        for p in w.findall("property"):
+            if p.get("name") == "SlicerParameterName":
+                params[p.find("string").text] = w.get("name")
+    return widgets, params
+
+
+def _parameter_fields():
+    """(GUI-bound fields, fields set from code) of LVScarSegParameterNode."""
+    src = MODULE.read_text()
+    body = src.split("class LVScarSegParameterNode:")[1].split("\nclass ")[0]
+    gui, code = [], []
+    target = gui
+    for line in body.splitlines():
+        if "set from code" in line:
+            target = code
+        m = re.match(r"    (\w+): ", line)
+        if m:
+            target.append(m.group(1))
+    return gui, code
+
+
+def test_every_widget_and_parameter_the_module_uses_is_in_the_ui():
+    widgets, params = _ui_names()
+    used = set(re.findall(r"self\.ui\.(\w+)", MODULE.read_text()))
+    assert used and used <= set(widgets), sorted(used - set(widgets))
+    gui, code = _parameter_fields()
+    assert set(params) == set(gui), (sorted(params), sorted(gui))  # each GUI field has exactly one widget
+    assert not set(params) & set(code)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="PySide6 is installed for Python >= 3.10 only (see Makefile)")
+def test_ui_loads_offscreen_and_the_panel_renders(tmp_path):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QFile
+    from PySide6.QtUiTools import QUiLoader
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    app = QApplication.instance() or QApplication([])
+    f = QFile(str(UI))
+    assert f.open(QFile.ReadOnly)
+    panel = QUiLoader().load(f)
+    f.close()
+    assert panel is not None
+    names = {w.objectName() for w in panel.findChildren(QWidget)}
+    widgets, params = _ui_names()
+    assert set(widgets) - {"LVScarSeg"} <= names  # Slicer classes fall back to their Qt base classes
+    assert panel.findChild(QWidget, "deviceComboBox").property("SlicerParameterName") == "device"
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from render_panel import render
+
+    out = render(str(tmp_path / "panel.png"))
+    from PIL import Image
+    import numpy as np
+
+    with Image.open(out) as im:
+        assert im.size[0] > 300 and im.size[1] > 600
+        assert len(np.unique(np.asarray(im.convert("L")))) > 20
+    app.processEvents()
+
+
+def test_module_compiles_for_python_39():
+    for path in [MODULE] + sorted((ROOT / "LVScarSeg" / "LVScarSegLib").glob("*.py")):
+        src = path.read_text()
+        ast.parse(src, filename=str(path), feature_version=(3, 9))
+        compile(src, str(path), "exec")
+        # no PEP 604 unions (X | None) in annotations: Slicer 5.8 evaluates them on Python 3.9
+        assert not re.search(r":\s*\w+\s*\|\s*None", src), path
+
+
+def test_command_lines_progress_errors_and_report_rows(lowres_case, tmp_path):
+    from LVScarSegLib import command
+
+    cmd = command.segment_command("PythonSlicer", "img.nrrd", "out.seg.nrrd", "r.json", myocardium_method="cmpunet",
+                                  scar_method="strm", params={"n": 4.0, "endo_guard": False},
+                                  seeds_ras=[(-1.5, 2, 3)], rv_insertion_ras=[(1, 2, 3)], device="cpu",
+                                  bullseye="b.png")
+    assert cmd[:4] == ["PythonSlicer", "-m", "LVScarSegLogic", "segment"]
+    assert "--myocardium-method" in cmd and "--param" in cmd and "n=4.0" in cmd and "endo_guard=false" in cmd
+    assert "--seed=-1.5,2,3" in cmd and "--rv-insertion=1,2,3" in cmd
+    # the command the module builds is accepted by the real command line parser
+    args = command.segment_command("x", str(lowres_case["image"]), str(tmp_path / "o.seg.nrrd"), str(tmp_path / "r.json"),
+                                   myocardium=str(lowres_case["label"]), scar_method="strm", params={"n": 4.0},
+                                   seeds_ras=[], rv_insertion_ras=[], device="cpu", bullseye=str(tmp_path / "b.png"))
+    r = run_cli("--quiet", *args[3:])
+    assert r.code == 0, r.err
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["methods"]["scar"]["params"]["n"] == 4.0 and (tmp_path / "b.png").exists()
+    rows = command.report_rows(report)
+    assert rows[0][0] == "LV myocardium" and any(r[0].startswith("AHA 17 apex") for r in rows)
+    assert len(command.aha_table(report)) == 17
+    assert command.parse_progress("PROGRESS 42 scar: strm") == (42, "scar: strm")
+    assert command.parse_progress("warning: x") is None
+    assert command.error_message("PROGRESS 5 reading\nlvscarseg: error: a.nrrd: file not found\n", 2) == \
+        "error: a.nrrd: file not found"
+    assert command.error_message("", 143) == "cancelled"
+    m = command.measure_command("p", "i.nrrd", "s.seg.nrrd", "r.json", [(0, 0, 0)], "b.png")
+    assert m[3] == "measure" and "--rv-insertion=0,0,0" in m
+
+
+def test_parameter_widgets_come_from_the_registry():
+    from LVScarSegLib import widgets
+
+    methods = json.loads(run_cli("methods", "--json").out)
+    strm = next(m for m in methods if m["name"] == "strm")
+    specs = {s["name"]: s for s in widgets.widget_specs(strm)}
+    assert specs["n"]["kind"] == "double" and specs["n"]["min"] == 2.0 and specs["n"]["max"] == 6.0
+    assert specs["statistics"]["kind"] == "combo" and "slice" in specs["statistics"]["choices"]
+    assert specs["endo_guard"]["kind"] == "check" and specs["n"]["tooltip"]
+    assert widgets.changed_values(list(specs.values()), {"n": 5.0, "endo_guard": False}) == {"endo_guard": False}
+
+
+def test_engine_is_found_beside_the_module_in_both_layouts(tmp_path):
+    from LVScarSegLib import paths
+
+    assert paths.engine_root(str(ROOT / "LVScarSeg")) == str(ROOT)  # source tree: siblings
+    installed = tmp_path / "qt-scripted-modules"
+    (installed / "LVScarSegLogic").mkdir(parents=True)
+    (installed / "LVScarSegLogic" / "__init__.py").write_text("")
+    assert paths.engine_root(str(installed)) == str(installed)  # installed: copied next to the module
+    assert paths.engine_root(str(tmp_path / "elsewhere")) is None
+    assert paths.resource_path(str(ROOT / "LVScarSeg"), "UI", "LVScarSeg.ui") == str(UI)
+
+
+def test_cmake_lists_every_file_the_extension_ships():
+    text = (ROOT / "LVScarSeg" / "CMakeLists.txt").read_text()
+    listed = set(re.findall(r"^\s+(\S+\.(?:py|ui|png|json|md|safetensors))\s*$", text, flags=re.M))
+    engine = {str(p.relative_to(ROOT)) for p in (ROOT / "LVScarSegLogic").rglob("*.py")}
+    models = {str(p.relative_to(ROOT)) for p in (ROOT / "Resources" / "Models").iterdir()}
+    lib = {str(p.relative_to(ROOT / "LVScarSeg")) for p in (ROOT / "LVScarSeg" / "LVScarSegLib").glob("*.py")}
+    expected = engine | models | lib | {"Resources/UI/LVScarSeg.ui", "Resources/Icons/LVScarSeg.png"}
+    assert expected <= listed, sorted(expected - listed)
+    assert "slicerMacroBuildScriptedModule" in text and "WITH_GENERIC_TESTS" in text
+    assert "slicer_add_python_unittest" in text
+    top = (ROOT / "CMakeLists.txt").read_text()
+    assert "project(LVScarSeg)" in top and 'EXTENSION_CATEGORY "Cardiac"' in top
