@@ -382,6 +382,17 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
             out.append(p)
         return out
 
+    @staticmethod
+    def _hasNamedSegments(segmentationNode):
+        from LVScarSegLogic import labels
+
+        seg = segmentationNode.GetSegmentation()
+        for i in range(seg.GetNumberOfSegments()):
+            segment = seg.GetNthSegment(i)
+            if seg.GetNthSegmentID(i) in labels.SEGMENTS or labels.segment_for_name(segment.GetName()):
+                return True
+        return False
+
     def _exportVolume(self, volume, folder):
         path = os.path.join(folder, "image.nrrd")
         if not slicer.util.saveNode(volume, path, {"useCompression": False}):
@@ -412,8 +423,11 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
         image = self._exportVolume(p.inputVolume, folder)
         myocardium = None
         if p.myocardiumSegmentation:
+            # Segments the engine recognises by ID or name (myocardium, scar, ...) go as they are, so an
+            # earlier result keeps its scar as wall; otherwise the chosen segment is the LV wall.
+            segmentID = "" if self._hasNamedSegments(p.myocardiumSegmentation) else p.myocardiumSegmentID
             myocardium = self._exportSegmentation(p.myocardiumSegmentation, p.inputVolume, folder, "myocardium",
-                                                  p.myocardiumSegmentID)
+                                                  segmentID)
         remote = (self._exportSegmentation(p.remoteSegmentation, p.inputVolume, folder, "remote")
                   if p.remoteSegmentation else None)
         params = {}
@@ -460,7 +474,7 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
         self.process.start(cmd[0], cmd[1:])
 
     def _onStderr(self):
-        text = bytes(self.process.readAllStandardError()).decode("utf-8", "replace")
+        text = self.process.readAllStandardError().data().decode("utf-8", "replace")
         self._stderr += text
         for line in text.splitlines():
             parsed = command.parse_progress(line)
@@ -476,7 +490,7 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
 
     def _onFinished(self, exitCode, exitStatus):
         job, self._job = self._job, None
-        stdout = bytes(self.process.readAllStandardOutput()).decode("utf-8", "replace")
+        stdout = self.process.readAllStandardOutput().data().decode("utf-8", "replace")
         self._onStderr()
         self.process = None
         folder = job["folder"]
@@ -553,14 +567,15 @@ class LVScarSegTest(ScriptedLoadableModuleTest):
     def test_classical_and_deep_learning_and_edit(self):
         import numpy as np
         from LVScarSegLogic.phantom.cases import make_case
+        from LVScarSegLogic.segio import write_segmentation
         from LVScarSegLogic.volume import write_volume
 
         folder = tempfile.mkdtemp(prefix="LVScarSegTest-")
         image, codes, grid, meta = make_case(7, 0, "3d-lowres", healthy=False, hard=False)
         write_volume(os.path.join(folder, "image.nrrd"), image, grid)
-        write_volume(os.path.join(folder, "truth.nrrd"), codes, grid)
+        write_segmentation(os.path.join(folder, "truth.seg.nrrd"), codes, grid)  # named segments, as a reader's
         volume = slicer.util.loadVolume(os.path.join(folder, "image.nrrd"))
-        truth = slicer.util.loadSegmentation(os.path.join(folder, "truth.nrrd"))
+        truth = slicer.util.loadSegmentation(os.path.join(folder, "truth.seg.nrrd"))
         logic = LVScarSegModuleLogic()
         p = logic.getParameterNode()
         p.inputVolume = volume
