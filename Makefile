@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PY39 ?= $(shell PYENV_VERSION=3.9.18 command -v python3.9 >/dev/null 2>&1 && echo python3.9)
 VENV39 ?= .venv39
 
-.PHONY: demo test test-py39 bench bench-batch benchmark-phantoms benchmark-emidec benchmark-deep classifier-models deep-models clean
+.PHONY: demo test test-py39 stress bench bench-batch benchmark-phantoms benchmark-emidec benchmark-deep classifier-models deep-models clean
 
 # torch is pinned to the CPU build this machine's wheel cache holds (an unpinned torch pulls a
 # multi-GB CUDA build); GPU users install their own torch first, then `pip install -e ".[dl]"`.
@@ -40,6 +40,12 @@ endif
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/speed.py
+
+# The long versions of the reliability tests (hostile inputs x200, SIGKILL at 12 moments) and the
+# memory-against-size measurement (400x400x200 included): minutes.
+stress: $(STAMP)
+	LVSCARSEG_STRESS=1 $(BIN)/python -m pytest -q Testing/test_reliability.py
+	$(BIN)/python benchmarks/memory.py
 
 # lvscarseg batch --jobs 2 against --jobs 1 on 20 phantom cases (fully automatic)
 bench-batch: $(STAMP)

@@ -125,8 +125,12 @@ class LVScarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         name = combo.currentData
         return next((m for m in self._methods if m["target"] == target and m["name"] == name), None)
 
-    def _buildParameterWidgets(self):
-        """Widgets for the chosen methods' parameters, generated from the registry."""
+    def _buildParameterWidgets(self, myocardiumNode="parameter node"):
+        """Widgets for the chosen methods' parameters, generated from the registry. The myocardium
+        model's parameters only when no myocardium is given (``myocardiumNode``: the selector's
+        new node, which the parameter node may not hold yet)."""
+        if myocardiumNode == "parameter node":
+            myocardiumNode = self._parameterNode.myocardiumSegmentation if self._parameterNode else None
         layout = self.ui.methodParametersWidget.layout()
         while layout.count():
             item = layout.takeAt(0)
@@ -136,7 +140,7 @@ class LVScarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         saved = json.loads(self._parameterNode.methodParams) if self._parameterNode else {}
         for target in ("myocardium", "scar"):
             m = self._method(target)
-            if m is None or (target == "myocardium" and self._parameterNode and self._parameterNode.myocardiumSegmentation):
+            if m is None or (target == "myocardium" and myocardiumNode is not None):
                 continue
             key = m["name"] if target == "scar" else f"myocardium.{m['name']}"
             for spec in widgets.widget_specs(m):
@@ -188,6 +192,7 @@ class LVScarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
 
     def onSceneStartClose(self, caller, event):
+        self.logic.cancel()
         self.setParameterNode(None)
 
     def onSceneEndClose(self, caller, event):
@@ -219,9 +224,12 @@ class LVScarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onMyocardiumChanged(self, node):
         self.ui.myocardiumSegmentSelector.setCurrentNode(node)
+        p = self._parameterNode
+        if p and node and p.myocardiumSegmentID and node.GetSegmentation().GetSegment(p.myocardiumSegmentID):
+            self.ui.myocardiumSegmentSelector.setCurrentSegmentID(p.myocardiumSegmentID)
         self.ui.myocardiumMethodComboBox.enabled = node is None
-        if self._parameterNode:
-            self._buildParameterWidgets()
+        if p:
+            self._buildParameterWidgets(node)
 
     def onSegmentChanged(self, segmentID):
         if self._parameterNode:
@@ -252,8 +260,8 @@ class LVScarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     # -- running ---------------------------------------------------------------------------
     def onApplyButton(self):
         if self.logic.isRunning():
-            self.logic.cancel()
             self.ui.statusLabel.text = "Cancelling..."
+            self.logic.cancel()
             return
         p = self._parameterNode
         p.methodParams = json.dumps(self._parameterValues())
@@ -321,7 +329,10 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
 
     def __init__(self):
         ScriptedLoadableModuleLogic.__init__(self)
+        self.moduleName = "LVScarSeg"  # the base class would derive "LVScarSegModule" from the class name
         self.process = None
+        self._cancelled = False
+        self._stderrTail = ""
         self.progressCallback = lambda percent, message: None
         self.finishedCallback = lambda ok, message, report, bullseye, text: None
         self._job = None
@@ -406,16 +417,30 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
             try:
                 ids = vtk.vtkStringArray()
                 ids.InsertNextValue(segmentID)
-                slicer.modules.segmentations.logic().ExportSegmentsToLabelmapNode(segmentation, ids, labelmap, volume)
                 path = os.path.join(folder, f"{name}.nrrd")
-                slicer.util.saveNode(labelmap, path)
+                ok = slicer.modules.segmentations.logic().ExportSegmentsToLabelmapNode(segmentation, ids, labelmap, volume)
+                if not ok or not slicer.util.saveNode(labelmap, path):
+                    raise RuntimeError(f"could not export segment {segmentID} of {segmentation.GetName()}")
             finally:
                 slicer.mrmlScene.RemoveNode(labelmap)
             return path
-        path = os.path.join(folder, f"{name}.seg.nrrd")
-        segmentation.SetReferenceImageGeometryParameterFromVolumeNode(volume)
-        if not slicer.util.saveNode(segmentation, path):
-            raise RuntimeError(f"could not export {segmentation.GetName()}")
+        # A copy on the volume's geometry: the user's node (and its Segment Editor geometry) stays as it is.
+        copy = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+        try:
+            copy.Copy(segmentation)
+            copy.SetReferenceImageGeometryParameterFromVolumeNode(volume)
+            copy.CreateBinaryLabelmapRepresentation()
+            labelmapName = slicer.vtkSegmentationConverter.GetSegmentationBinaryLabelmapRepresentationName()
+            seg = copy.GetSegmentation()
+            if hasattr(seg, "SetSourceRepresentationName"):  # Slicer >= 5.4; "Master" before
+                seg.SetSourceRepresentationName(labelmapName)
+            else:
+                seg.SetMasterRepresentationName(labelmapName)
+            path = os.path.join(folder, f"{name}.seg.nrrd")
+            if not slicer.util.saveNode(copy, path):
+                raise RuntimeError(f"could not export {segmentation.GetName()}")
+        finally:
+            slicer.mrmlScene.RemoveNode(copy)
         return path
 
     def startSegmentation(self, p, myocardiumMethod, scarMethod, paramValues):
@@ -461,7 +486,10 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
             raise RuntimeError("a run is in progress")
         self._job = job
         self._stderr = ""
-        self.process = qt.QProcess()
+        self._stderrTail = ""
+        self._cancelled = False
+        # parented to the application: Python must not delete it while it sends its own signals
+        self.process = qt.QProcess(slicer.app)
         env = qt.QProcessEnvironment.systemEnvironment()
         if ENGINE_ROOT:
             env.insert("PYTHONPATH", os.pathsep.join([ENGINE_ROOT] + ([env.value("PYTHONPATH")] if env.contains("PYTHONPATH") else [])))
@@ -472,31 +500,63 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
         self.process.connect("finished(int,QProcess::ExitStatus)", self._onFinished)
         logging.info("LVScarSeg: " + " ".join(cmd))
         self.process.start(cmd[0], cmd[1:])
+        if not self.process.waitForStarted(10000):
+            reason = self.process.errorString()
+            self.process.deleteLater()
+            self.process, self._job = None, None
+            raise RuntimeError(f"could not start {cmd[0]}: {reason}")
 
     def _onStderr(self):
         text = self.process.readAllStandardError().data().decode("utf-8", "replace")
         self._stderr += text
-        for line in text.splitlines():
+        lines = (self._stderrTail + text).split("\n")
+        self._stderrTail = lines.pop()  # a line can arrive in pieces: keep the unfinished end
+        for line in lines:
             parsed = command.parse_progress(line)
             if parsed:
                 self.progressCallback(*parsed)
 
     def cancel(self):
-        """Stop the running engine: SIGTERM lets it remove its temporary files (exit 143)."""
-        if self.isRunning():
-            self.process.terminate()
-            if not self.process.waitForFinished(5000):
-                self.process.kill()
+        """Stop the running engine: SIGTERM lets it remove its temporary files (exit 143).
+        PythonSlicer is a launcher whose child is the real Python, so the whole tree is signalled."""
+        if not self.isRunning():
+            return
+        self._cancelled = True
+        children = []
+        try:
+            import psutil
+
+            children = psutil.Process(int(self.process.processId())).children(recursive=True)
+            for child in children:
+                child.terminate()
+        except Exception:  # psutil missing or the process just ended: the launcher gets the signal
+            pass
+        self.process.terminate()
+        if not self.process.waitForFinished(5000):
+            for child in children:
+                try:
+                    child.kill()
+                except Exception:
+                    pass
+            self.process.kill()
+            self.process.waitForFinished(2000)
 
     def _onFinished(self, exitCode, exitStatus):
         job, self._job = self._job, None
+        if job is None:
+            return
         stdout = self.process.readAllStandardOutput().data().decode("utf-8", "replace")
         self._onStderr()
-        self.process = None
+        process, self.process = self.process, None
+        process.deleteLater()
         folder = job["folder"]
         try:
-            if exitCode != 0:
-                self.finishedCallback(False, command.error_message(self._stderr, exitCode), None, None, stdout)
+            if self._cancelled:
+                self.finishedCallback(False, "cancelled", None, None, stdout)
+                return
+            if exitStatus != qt.QProcess.NormalExit or exitCode != 0:  # exitCode means nothing after a crash
+                code = exitCode if exitStatus == qt.QProcess.NormalExit else -1
+                self.finishedCallback(False, command.error_message(self._stderr, code), None, None, stdout)
                 return
             if job["kind"] == "compare":
                 report = json.load(open(os.path.join(folder, "compare.json")))
@@ -509,6 +569,8 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
             self.finishedCallback(True, "Done.", report, os.path.join(folder, "bullseye.png"), stdout)
         except Exception as exc:  # shown to the user with the log, never only in the console
             self.finishedCallback(False, f"could not load the result: {exc}", None, None, stdout)
+        finally:  # the callbacks have loaded what they need (nodes, the bull's-eye pixmap)
+            shutil.rmtree(folder, ignore_errors=True)
 
     # -- results -----------------------------------------------------------------------------
     def importResult(self, p, segPath, report):
@@ -553,13 +615,19 @@ class LVScarSegTest(ScriptedLoadableModuleTest):
         self.setUp()
         self.test_classical_and_deep_learning_and_edit()
 
-    def _run(self, logic, start):
+    def _run(self, logic, start, timeout_s=600):
+        import time
+
         done = {}
         logic.finishedCallback = lambda ok, message, report, bullseye, text: done.update(ok=ok, message=message, report=report)
         start()
+        deadline = time.time() + timeout_s
         while logic.isRunning():
-            slicer.app.processEvents()
             logic.process.waitForFinished(100)
+            slicer.app.processEvents()
+            if time.time() > deadline:
+                logic.cancel()
+                self.fail(f"the engine did not finish within {timeout_s} s")
         slicer.app.processEvents()
         self.assertTrue(done.get("ok"), done.get("message"))
         return done["report"]
@@ -577,6 +645,7 @@ class LVScarSegTest(ScriptedLoadableModuleTest):
         volume = slicer.util.loadVolume(os.path.join(folder, "image.nrrd"))
         truth = slicer.util.loadSegmentation(os.path.join(folder, "truth.seg.nrrd"))
         logic = LVScarSegModuleLogic()
+        logic.ensureDependencies()  # in testing mode the confirmation answers itself
         p = logic.getParameterNode()
         p.inputVolume = volume
         p.myocardiumSegmentation = truth

@@ -499,6 +499,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     except MemoryError:
         sys.stderr.write("lvscarseg: error: out of memory\n")
         return 1
+    except OSError as exc:  # the disk, not the engine: full, read-only or not ours to write
+        import errno
+
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+            where = f"{exc.filename}: " if exc.filename else ""
+            sys.stderr.write(f"lvscarseg: error: {where}cannot write ({exc.strerror}); no output was written\n")
+            return 2
+        if os.environ.get("LVSCARSEG_DEBUG"):
+            raise
+        sys.stderr.write(f"lvscarseg: internal error: {type(exc).__name__}: {exc} "
+                         "(set LVSCARSEG_DEBUG=1 for the traceback; please report it)\n")
+        return 1
     except Exception as exc:  # an engine bug: say so, and show the traceback on request
         if os.environ.get("LVSCARSEG_DEBUG"):
             raise

@@ -67,6 +67,8 @@ def check_output_path(output, inputs: Iterable, what: str = "output") -> Path:
         raise InputError(f"{out}: the {what} path is a folder; give a file name")
     if not out.parent.exists():
         raise InputError(f"{out}: the {what} folder {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK):
+        raise InputError(f"{out}: the {what} folder {out.parent} is not writable")
     return out
 
 

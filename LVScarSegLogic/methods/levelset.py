@@ -8,6 +8,18 @@ from .common import bounding_box, slice_axis
 from .reference import remote_stats
 
 
+def _reset_smoothing_phase() -> None:
+    """scikit-image alternates its two curvature operators (SI o IS, IS o SI) through one
+    module-level cycle that survives between calls, so a second run in the same process would
+    start in the other phase and give different voxels. Start every run in the same phase."""
+    from skimage.segmentation import morphsnakes
+
+    cycle = getattr(morphsnakes, "_curvop", None)
+    if cycle is not None and hasattr(cycle, "funcs"):
+        morphsnakes._curvop = type(cycle)([lambda u: morphsnakes.sup_inf(morphsnakes.inf_sup(u)),
+                                           lambda u: morphsnakes.inf_sup(morphsnakes.sup_inf(u))])
+
+
 def levelset(inp: ScarInput, iterations: int, smoothing: int, init_sd: float) -> ScarResult:
     """Chan-Vese (two-phase, piecewise constant) by morphological level sets (Marquez-Neila 2014,
     scikit-image), started from the voxels above remote mean + ``init_sd`` SD. Outside the wall
@@ -15,6 +27,7 @@ def levelset(inp: ScarInput, iterations: int, smoothing: int, init_sd: float) ->
     processed slice by slice (the level set would otherwise smooth across 8-mm gaps)."""
     from skimage.segmentation import morphological_chan_vese
 
+    _reset_smoothing_phase()
     wall = inp.myocardium
     box = bounding_box(wall, (2, 2, 2))
     mean, sd = remote_stats(inp)
@@ -34,6 +47,7 @@ def levelset(inp: ScarInput, iterations: int, smoothing: int, init_sd: float) ->
         for s in range(image.shape[axis]):
             index = tuple(s if a == axis else slice(None) for a in range(3))
             if init[index].any():
+                _reset_smoothing_phase()
                 ls[index] = morphological_chan_vese(image[index], num_iter=iterations, init_level_set=init[index],
                                                     smoothing=smoothing)
     ls = ls.astype(bool)
