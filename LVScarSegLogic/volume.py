@@ -61,8 +61,33 @@ def _read_dicom_folder(folder: Path):
         raise InputError(f"{folder}: folder holds {len(series)} DICOM series ({', '.join(series[:4])}...); "
                          "put one series per folder")
     files = reader.GetGDCMSeriesFileNames(str(folder), series[0])
+    _check_slice_spacing(folder, files)
     reader.SetFileNames(files)
     return reader.Execute()
+
+
+def _check_slice_spacing(folder: Path, files) -> None:
+    """Refuse a series with missing or unevenly spaced slices: the reader would stack them at
+    one average spacing and every position after the gap would be wrong."""
+    if len(files) < 3:
+        return
+    sitk = _sitk()
+    positions, normal = [], None
+    for f in files:
+        r = sitk.ImageFileReader()
+        r.SetFileName(f)
+        r.ReadImageInformation()
+        if not r.HasMetaDataKey("0020|0032") or not r.HasMetaDataKey("0020|0037"):
+            return  # no patient positions to check against
+        ipp = np.array([float(v) for v in r.GetMetaData("0020|0032").split("\\")])
+        if normal is None:
+            iop = np.array([float(v) for v in r.GetMetaData("0020|0037").split("\\")])
+            normal = np.cross(iop[:3], iop[3:])
+        positions.append(float(ipp @ normal))
+    gaps = np.diff(np.sort(positions))
+    if gaps.size and (gaps.min() <= 1e-3 or gaps.max() > 1.1 * np.median(gaps) or gaps.min() < 0.9 * np.median(gaps)):
+        raise InputError(f"{folder}: the DICOM series has missing, duplicate or unevenly spaced slices (gaps "
+                         f"{gaps.min():.2f}-{gaps.max():.2f} mm); export a complete series")
 
 
 @contextlib.contextmanager

@@ -97,6 +97,24 @@ def test_dicom_series_folder_is_stacked_along_the_slice_normal(tmp_path):
     np.testing.assert_allclose(vol.grid.direction_matrix[:, 2], normal, atol=1e-5)
 
 
+def test_dicom_series_with_a_missing_slice_is_refused(tmp_path):
+    pydicom, src = _mr_small()
+    folder = tmp_path / "gap"
+    folder.mkdir()
+    ds = pydicom.dcmread(src)
+    iop = np.array([float(v) for v in ds.ImageOrientationPatient])
+    normal = np.cross(iop[:3], iop[3:])
+    ipp = np.array([float(v) for v in ds.ImagePositionPatient])
+    for n in (0, 1, 2, 4):  # slice 3 is missing
+        d = pydicom.dcmread(src)
+        d.ImagePositionPatient = [f"{v:.4f}" for v in ipp + 5.0 * n * normal]
+        d.InstanceNumber = n + 1
+        d.SOPInstanceUID = f"{ds.SOPInstanceUID}.{n + 1}"
+        d.save_as(folder / f"slice{n}.dcm")
+    with pytest.raises(InputError, match="missing, duplicate or unevenly spaced"):
+        read_volume(folder)
+
+
 def test_two_series_in_one_folder_are_refused(tmp_path):
     pydicom, src = _mr_small()
     folder = tmp_path / "mixed"
