@@ -202,7 +202,7 @@ def test_concurrent_runs_on_different_outputs_do_not_interfere(lowres_case, tmp_
     assert np.array_equal(read_volume(tmp_path / "strm.nrrd").array, alone)
 
 
-def test_deterministic_bit_for_bit_including_deep_learning(lowres_case, tmp_path):
+def test_deep_learning_is_deterministic_bit_for_bit(lowres_case, tmp_path):
     pytest.importorskip("torch")
     from LVScarSegLogic.volume import read_volume
 
@@ -213,6 +213,11 @@ def test_deterministic_bit_for_bit_including_deep_learning(lowres_case, tmp_path
         assert r.code == 0, r.err
         outs.append(read_volume(out).array)
     assert np.array_equal(outs[0], outs[1])
+
+
+def test_classical_methods_are_deterministic_bit_for_bit(lowres_case, tmp_path):
+    from LVScarSegLogic.volume import read_volume
+
     for m in ("gmm", "graphcut", "random-forest", "levelset"):
         a = [tmp_path / f"{m}{i}.nrrd" for i in range(2)]
         for p in a:
@@ -232,12 +237,21 @@ def test_no_pickles_and_no_downloads_anywhere_in_the_engine(lowres_case, tmp_pat
 
     monkeypatch.setattr(socket, "socket", no_network)
     monkeypatch.setattr(socket, "create_connection", no_network)
+    r = run_cli("--quiet", "segment", lowres_case["image"], "--myocardium", lowres_case["label"], "--scar-method",
+                "random-forest", "-o", tmp_path / "c.seg.nrrd")
+    assert r.code == 0, r.err
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:  # Python 3.9 here: the deep-learning path needs torch
+        r = run_cli("--quiet", "segment", lowres_case["image"], "-o", tmp_path / "o.seg.nrrd")
+        assert r.code == 2 and "needs PyTorch" in r.err  # a clear message, not an internal error
+        return
     r = run_cli("--quiet", "segment", lowres_case["image"], "-o", tmp_path / "o.seg.nrrd", "--device", "cpu",
                 "--report", tmp_path / "r.json")
     assert r.code == 0, r.err
 
 
-def test_reports_record_what_is_needed_to_reproduce_a_number(lowres_case, tmp_path):
+def test_deep_learning_reports_record_what_is_needed_to_reproduce_a_number(lowres_case, tmp_path):
     pytest.importorskip("torch")
     from LVScarSegLogic import __version__
     from LVScarSegLogic.files import sha256_of

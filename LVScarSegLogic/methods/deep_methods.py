@@ -23,12 +23,12 @@ def _require_torch(method: str) -> None:
 
 
 def _scar(method: str, inp: ScarInput, tta: bool, model: str, min_infarct_mm3: float) -> ScarResult:
+    _require_torch(method)  # before importing anything that imports torch
     from scipy import ndimage as ndi
 
     from ..deep.infer import scar_probabilities
     from .common import components_touching, in_plane_structure, remove_small
 
-    _require_torch(method)
     inp.progress(0.3, f"scar: {method} network")
     spacing_kji = np.asarray(inp.spacing, dtype=float)[::-1]
     probs, uncertainty, info = scar_probabilities(inp.image, inp.myocardium, spacing_kji, method, inp.device,
@@ -74,9 +74,9 @@ def scar_gan(inp: ScarInput, tta=False, model="", min_infarct_mm3=20.0) -> ScarR
 def _myocardium(method: str, image: np.ndarray, spacing_ijk, device: str, progress, myo_tta: bool,
                 myo_model: str, localizer_model: str, localize: bool
                 ) -> Tuple[np.ndarray, Optional[np.ndarray], Dict, List[str]]:
+    _require_torch(method)  # before importing anything that imports torch
     from ..deep.infer import segment_myocardium
 
-    _require_torch(method)
     spacing_kji = np.asarray(spacing_ijk, dtype=float)[::-1]
     return segment_myocardium(image, spacing_kji, method, device, myo_tta, myo_model or None,
                               localizer_model or None, progress, localize)
