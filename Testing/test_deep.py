@@ -73,7 +73,7 @@ def test_train_save_verify_and_fine_tune(train_dir, tmp_path):
     assert r.code == 0, r.err
     assert "initialized from scar-cnn.safetensors" in json.loads((tmp_path / "ft.json").read_text())["trained_on"]
     r = run_cli(*_train_args(train_dir, "scar-gan", tmp_path / "x.safetensors", 1, "--init", out))
-    assert r.code == 2 and "scar-cnn model, not scar-gan" in r.err
+    assert r.code == 2 and "scar-cnn model cannot be used as scar-gan" in r.err
 
 
 def test_tampered_or_unlisted_model_is_refused(train_dir, tmp_path, lowres_case):

@@ -64,7 +64,7 @@ def load_model(task_name: str, path: Optional[str] = None, device: str = "auto")
     dev = pick_device(device)
     _configure(dev)
     model, task, info = _load(str(p.resolve()), sha256_of(p), str(dev))
-    if path and task.name != task_name and task.target != TASKS[task_name].target:
+    if task.name != task_name:
         raise InputError(f"{p}: a {task.name} model cannot be used as {task_name}")
     return model, task, info
 

@@ -303,9 +303,7 @@ def _train(cfg, task, device, rank, world, say, t0) -> Dict[str, object]:
     if cfg.init:
         from .infer import load_model
 
-        start, start_task, _ = load_model(task.name, cfg.init, "cpu")
-        if start_task.name != task.name:
-            raise InputError(f"--init {cfg.init}: a {start_task.name} model, not {task.name}")
+        start, _, _ = load_model(task.name, cfg.init, "cpu")  # verified; refuses another task's model
         model.load_state_dict(start.state_dict())
         sources.append(f"initialized from {Path(cfg.init).name} (sha256 {sha256_of_file(cfg.init)[:12]})")
     if cfg.resume:
