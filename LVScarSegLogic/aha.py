@@ -161,10 +161,15 @@ def _septum_from_image(image, wall, cavity, grid: Grid, base, axis, length) -> O
     mid-ventricular epicardium, or None when no blood-like arc is found."""
     from scipy import ndimage as ndi
 
+    from .methods.common import bounding_box
+
     sp = np.asarray(grid.spacing, dtype=float)[::-1]
     lv = wall | cavity
-    dist = ndi.distance_transform_edt(~lv, sampling=sp)
-    shell = (dist > 2.0) & (dist < 12.0)
+    # only the LV's neighbourhood matters: the distance map of a 13-mm box around it, not the volume
+    box = bounding_box(lv, [int(np.ceil(13.0 / s)) for s in sp])
+    dist = ndi.distance_transform_edt(~lv[box], sampling=sp)
+    shell = np.zeros(lv.shape, dtype=bool)
+    shell[box] = (dist > 2.0) & (dist < 12.0)
     ps = _points(shell, grid)
     u = ((ps - base) @ axis) / length
     mid = (u > 0.2) & (u < 0.75)
