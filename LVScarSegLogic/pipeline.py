@@ -168,8 +168,10 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
     with atomic_output(output) as seg_tmp:
         write_segmentation_unsafe(seg_tmp, codes, grid)
         timing["write"] = time.perf_counter() - t
-        timing["total"] = time.perf_counter() - t0
+        t = time.perf_counter()
         analysis = analyze(codes, grid, image_f32, rv_points)
+        timing["measurements"] = time.perf_counter() - t
+        timing["total"] = time.perf_counter() - t0
         report = build_report(image, grid, codes, methods, warnings, timing, extra_inputs, output=output,
                               analysis=analysis)
         write_pictures(image_f32, codes, grid, analysis, bullseye_path, qa_path, Path(image).name)
