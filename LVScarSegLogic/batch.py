@@ -8,8 +8,6 @@ failures are recorded in ``NAME.error.txt`` and retried on the next run.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import subprocess
@@ -20,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 from .errors import InputError
-from .files import IMAGE_EXTENSIONS, extension, write_text_atomic
+from .files import IMAGE_EXTENSIONS, csv_text, extension, write_text_atomic
 
 SUMMARY_KEYS = ["case", "status", "lv_myocardium_ml", "lv_mass_g", "scar_ml", "scar_percent", "mvo_ml", "grayzone_ml",
                 "myocardium_method", "scar_method", "seconds", "warnings", "error"]
@@ -147,9 +145,4 @@ def summary_row(out: Path, name: str, seconds: Optional[float]) -> Dict[str, obj
 
 
 def summary_csv(rows: List[Dict[str, object]]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=SUMMARY_KEYS, extrasaction="ignore")
-    w.writeheader()
-    for r in rows:
-        w.writerow(r)
-    return buf.getvalue()
+    return csv_text(rows, SUMMARY_KEYS)

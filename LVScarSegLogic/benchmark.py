@@ -3,8 +3,6 @@
 """
 from __future__ import annotations
 
-import csv
-import io
 import time
 from typing import Dict, List, Sequence
 
@@ -12,6 +10,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from . import labels as L
+from .files import csv_text
 from .metrics import compare_masks
 from .methods import registry
 from .methods.common import in_plane_structure
@@ -148,9 +147,4 @@ def rows_csv(rows: List[Dict[str, object]]) -> str:
     keys = ["case", "method", "myocardium", "protocol", "hard", "healthy", "cnr", "dice", "hd95_mm", "avd_ml",
             "scar_ml", "true_scar_ml", "scar_percent_of_wall", "time_s", "error", "myocardium_method",
             "myocardium_dice", "myocardium_hd95_mm", "myocardium_time_s"]
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
-    w.writeheader()
-    for r in rows:
-        w.writerow(r)
-    return buf.getvalue()
+    return csv_text(rows, keys)

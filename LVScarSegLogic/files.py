@@ -95,3 +95,15 @@ def atomic_output(path) -> Iterator[Path]:
 def write_text_atomic(path, text: str) -> None:
     with atomic_output(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def csv_text(rows, fieldnames) -> str:
+    """CSV text of dict rows with these columns (keys not listed are left out)."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(fieldnames), extrasaction="ignore")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
