@@ -5,6 +5,7 @@ take the whole image. Both import torch only when called.
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -22,7 +23,7 @@ def _require_torch(method: str) -> None:
                          "(in Slicer: the PyTorch extension), or choose a classical method") from None
 
 
-def _scar(method: str, inp: ScarInput, tta: bool, model: str, min_infarct_mm3: float) -> ScarResult:
+def _scar(method: str, inp: ScarInput, tta: bool = False, model: str = "", min_infarct_mm3: float = 20.0) -> ScarResult:
     _require_torch(method)  # before importing anything that imports torch
     from scipy import ndimage as ndi
 
@@ -55,25 +56,17 @@ def _scar(method: str, inp: ScarInput, tta: bool, model: str, min_infarct_mm3: f
                       warnings=warnings, uncertainty=uncertainty)
 
 
-def scar_cnn(inp: ScarInput, tta=False, model="", min_infarct_mm3=20.0) -> ScarResult:
-    return _scar("cnn", inp, tta, model, min_infarct_mm3)
+# The registry's entry points: one function per network, the same code behind them.
+scar_cnn = partial(_scar, "cnn")
+scar_unet = partial(_scar, "unet")
+scar_cmpunet = partial(_scar, "cmpunet")
+scar_gan = partial(_scar, "gan")
 
 
-def scar_unet(inp: ScarInput, tta=False, model="", min_infarct_mm3=20.0) -> ScarResult:
-    return _scar("unet", inp, tta, model, min_infarct_mm3)
-
-
-def scar_cmpunet(inp: ScarInput, tta=False, model="", min_infarct_mm3=20.0) -> ScarResult:
-    return _scar("cmpunet", inp, tta, model, min_infarct_mm3)
-
-
-def scar_gan(inp: ScarInput, tta=False, model="", min_infarct_mm3=20.0) -> ScarResult:
-    return _scar("gan", inp, tta, model, min_infarct_mm3)
-
-
-def _myocardium(method: str, image: np.ndarray, spacing_ijk, device: str, progress, myo_tta: bool,
-                myo_model: str, localizer_model: str, localize: bool
+def _myocardium(method: str, image: np.ndarray, spacing_ijk, device: str = "auto", progress=lambda f, m: None,
+                myo_tta: bool = False, myo_model: str = "", localizer_model: str = "", localize: bool = True
                 ) -> Tuple[np.ndarray, Optional[np.ndarray], Dict, List[str]]:
+    """(codes: 0 background, 1 blood pool, 2 LV wall; disagreement map or None; details; warnings)."""
     _require_torch(method)  # before importing anything that imports torch
     from ..deep.infer import segment_myocardium
 
@@ -82,16 +75,6 @@ def _myocardium(method: str, image: np.ndarray, spacing_ijk, device: str, progre
                               localizer_model or None, progress, localize)
 
 
-def myocardium_unet(image, spacing_ijk, device="auto", progress=lambda f, m: None, myo_tta=False, myo_model="",
-                    localizer_model="", localize=True):
-    return _myocardium("unet", image, spacing_ijk, device, progress, myo_tta, myo_model, localizer_model, localize)
-
-
-def myocardium_cmpunet(image, spacing_ijk, device="auto", progress=lambda f, m: None, myo_tta=False, myo_model="",
-                       localizer_model="", localize=True):
-    return _myocardium("cmpunet", image, spacing_ijk, device, progress, myo_tta, myo_model, localizer_model, localize)
-
-
-def myocardium_gan(image, spacing_ijk, device="auto", progress=lambda f, m: None, myo_tta=False, myo_model="",
-                   localizer_model="", localize=True):
-    return _myocardium("gan", image, spacing_ijk, device, progress, myo_tta, myo_model, localizer_model, localize)
+myocardium_unet = partial(_myocardium, "unet")
+myocardium_cmpunet = partial(_myocardium, "cmpunet")
+myocardium_gan = partial(_myocardium, "gan")
