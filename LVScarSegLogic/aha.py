@@ -212,35 +212,25 @@ def _septum_from_image(image, wall, cavity, grid: Grid, base, axis, length) -> O
     return _unit(c * ref + s * ref2)
 
 
-def segment_map(codes: np.ndarray, grid: Grid, frame: LVFrame) -> np.ndarray:
-    """AHA segment number (1-17) of every LV wall voxel, 0 elsewhere (uint8, (k, j, i))."""
-    wall = L.lv_myocardium(codes)
-    out = np.zeros(codes.shape, np.uint8)
-    if not wall.any():
-        return out
-    u, phi = frame.coordinates(_points(wall, grid))
+def _segment_numbers(u: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    """AHA segment (1-17) of points given their LV-frame coordinates (see LVFrame.coordinates)."""
     six = (phi // 60.0).astype(int) % 6  # 0: anteroseptal ... 5: anterior (from the anterior insertion)
     six_to_aha = np.array([2, 3, 4, 5, 6, 1])
     four = (np.mod(phi - 15.0, 360.0) // 90.0).astype(int)  # 0 septal, 1 inferior, 2 lateral, 3 anterior
     four_to_aha = np.array([14, 15, 16, 13])
     seg = np.where(u < 1 / 3, six_to_aha[six], np.where(u < 2 / 3, six_to_aha[six] + 6, four_to_aha[four]))
-    seg = np.where(u > 1.0, 17, seg)
-    out[wall] = seg
-    return out
+    return np.where(u > 1.0, 17, seg)
 
 
-def segment_table(codes: np.ndarray, grid: Grid, frame: LVFrame, seg: Optional[np.ndarray] = None
-                  ) -> List[Dict[str, object]]:
+def segment_table(codes: np.ndarray, grid: Grid, frame: LVFrame) -> List[Dict[str, object]]:
     """Per AHA segment: myocardium_ml, scar_ml (infarct), scar_percent, and transmurality mean and
     max: the infarct fraction of the wall along chords (3-degree sectors x 2-mm slabs through the
     wall), 0 = none, 1 = the whole wall from endocardium to epicardium."""
-    if seg is None:
-        seg = segment_map(codes, grid, frame)
-    wall = seg > 0
-    v = grid.voxel_volume_ml
-    s = seg[wall].astype(np.int64)
-    inf = L.infarct(codes)[wall]
+    wall = L.lv_myocardium(codes)
     u, phi = frame.coordinates(_points(wall, grid))
+    s = _segment_numbers(u, phi).astype(np.int64)
+    v = grid.voxel_volume_ml
+    inf = L.infarct(codes)[wall]
     # chords: thin sectors through the wall, one per 3 degrees and 2 mm of long axis
     slab = np.floor(u * frame.length_mm / 2.0).astype(np.int64)
     slab -= slab.min()

@@ -31,13 +31,11 @@ def analyze(codes: np.ndarray, grid: Grid, image: Optional[np.ndarray] = None,
     from . import aha
 
     frame = aha.lv_frame(codes, grid, image, rv_insertion_ras)
-    out: Dict[str, object] = {"frame": frame, "segments": [], "segment_map": None, "warnings": [],
-                              "slices": aha.per_slice(codes, grid)}
+    out: Dict[str, object] = {"frame": frame, "segments": [], "warnings": [], "slices": aha.per_slice(codes, grid)}
     if frame is None:
         out["warnings"] = ["no LV myocardium: AHA 17-segment analysis skipped; aha_segments is empty"]
         return out
-    seg = aha.segment_map(codes, grid, frame)
-    out.update(segments=aha.segment_table(codes, grid, frame, seg), segment_map=seg, warnings=list(frame.warnings))
+    out.update(segments=aha.segment_table(codes, grid, frame), warnings=list(frame.warnings))
     return out
 
 
