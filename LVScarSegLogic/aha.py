@@ -233,7 +233,8 @@ def segment_table(codes: np.ndarray, grid: Grid, frame: LVFrame) -> List[Dict[st
     inf = L.infarct(codes)[wall]
     # chords: thin sectors through the wall, one per 3 degrees and 2 mm of long axis
     slab = np.floor(u * frame.length_mm / 2.0).astype(np.int64)
-    slab -= slab.min()
+    if slab.size:  # a prediction can have no wall at all (evaluate): every segment is then empty
+        slab -= slab.min()
     chord = (slab * 120 + (phi // 3.0).astype(np.int64)) * 18 + s
     ids, inverse = np.unique(chord, return_inverse=True)
     n_wall = np.bincount(inverse)

@@ -102,3 +102,14 @@ def test_evaluate_reports_per_aha_segment_differences(lowres_case, tmp_path):
         assert s["prediction_scar_percent"] <= s["reference_scar_percent"] + 1e-9
         assert s["scar_percent_difference"] == pytest.approx(s["prediction_scar_percent"] - s["reference_scar_percent"])
     assert min(s["scar_percent_difference"] for s in segs) < -5.0
+
+
+def test_evaluate_an_empty_prediction_gives_zero_segments_not_a_crash(lowres_case, tmp_path):
+    from LVScarSegLogic.volume import write_volume
+
+    empty = tmp_path / "empty.nrrd"
+    write_volume(empty, np.zeros_like(lowres_case["codes"]), lowres_case["grid"])
+    r = run_cli("evaluate", empty, lowres_case["label"], "--json")
+    assert r.code == 0, r.err
+    segs = json.loads(r.out)["aha_segments"]
+    assert len(segs) == 17 and all(s["prediction_scar_percent"] == 0 for s in segs)
