@@ -398,7 +398,8 @@ def _train(cfg, task, device, rank, world, say, t0) -> Dict[str, object]:
         return {}
     final = best if best is not None else _unwrap(model).state_dict()
     seconds = time.perf_counter() - t0
-    return write_model(cfg, task, final, state, sources, seconds, device, world)
+    uses_emidec = any(c.source == "emidec" for c in train_cases + val_cases)
+    return write_model(cfg, task, final, state, sources, seconds, device, world, uses_emidec)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -406,11 +407,10 @@ def _train(cfg, task, device, rank, world, say, t0) -> Dict[str, object]:
 
 
 def write_model(cfg: TrainConfig, task: Task, weights: Dict[str, torch.Tensor], state: Dict, sources: List[str],
-                seconds: float, device, world: int) -> Dict[str, object]:
+                seconds: float, device, world: int, uses_emidec: bool) -> Dict[str, object]:
     from ..files import sha256_of, write_text_atomic
 
     out = Path(cfg.output)
-    uses_emidec = any(_emidec_training_names(f) is not None for f in cfg.data)
     if cfg.init:  # a model fine-tuned from an EMIDEC-trained one inherits its terms
         init_info = json.loads(Path(cfg.init).with_suffix(".json").read_text())
         uses_emidec = uses_emidec or init_info.get("license") == EMIDEC_LICENSE
