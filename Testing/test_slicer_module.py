@@ -15,6 +15,7 @@ import pytest
 from conftest import ROOT, run_cli
 
 MODULE = ROOT / "LVScarSeg" / "LVScarSeg.py"
+LOGIC = ROOT / "LVScarSeg" / "LVScarSegLib" / "logic.py"
 UI = ROOT / "Resources" / "UI" / "LVScarSeg.ui"
 sys.path.insert(0, str(ROOT / "LVScarSeg"))
 
@@ -32,7 +33,7 @@ def _ui_names():
 
 def _parameter_fields():
     """(GUI-bound fields, fields set from code) of LVScarSegParameterNode."""
-    src = MODULE.read_text()
+    src = LOGIC.read_text()
     body = src.split("class LVScarSegParameterNode:")[1].split("\nclass ")[0]
     gui, code = [], []
     target = gui
