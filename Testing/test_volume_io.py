@@ -76,21 +76,28 @@ def test_real_dicom_file_geometry_matches_its_header(tmp_path):
     np.testing.assert_array_equal(vol.array[0], ds.pixel_array)
 
 
-def test_dicom_series_folder_is_stacked_along_the_slice_normal(tmp_path):
+def _write_series(folder, slice_numbers, step_mm=5.0):
+    """A DICOM series from MR_small.dcm with slices at slice_numbers x step_mm along its normal;
+    returns the normal."""
     pydicom, src = _mr_small()
-    folder = tmp_path / "series"
     folder.mkdir()
     ds = pydicom.dcmread(src)
     iop = np.array([float(v) for v in ds.ImageOrientationPatient])
     normal = np.cross(iop[:3], iop[3:])
     ipp = np.array([float(v) for v in ds.ImagePositionPatient])
-    for n in range(3):
+    for n in slice_numbers:
         d = pydicom.dcmread(src)
-        d.ImagePositionPatient = [f"{v:.4f}" for v in ipp + 5.0 * n * normal]
+        d.ImagePositionPatient = [f"{v:.4f}" for v in ipp + step_mm * n * normal]
         d.InstanceNumber = n + 1
         d.SOPInstanceUID = f"{ds.SOPInstanceUID}.{n + 1}"
-        d.SliceLocation = float(ds.get("SliceLocation", 0)) + 5.0 * n
+        d.SliceLocation = float(ds.get("SliceLocation", 0)) + step_mm * n
         d.save_as(folder / f"slice{n}.dcm")
+    return normal
+
+
+def test_dicom_series_folder_is_stacked_along_the_slice_normal(tmp_path):
+    folder = tmp_path / "series"
+    normal = _write_series(folder, range(3))
     vol = read_volume(folder)
     assert vol.array.shape[0] == 3
     assert vol.grid.spacing[2] == pytest.approx(5.0, abs=1e-3)
@@ -98,19 +105,8 @@ def test_dicom_series_folder_is_stacked_along_the_slice_normal(tmp_path):
 
 
 def test_dicom_series_with_a_missing_slice_is_refused(tmp_path):
-    pydicom, src = _mr_small()
     folder = tmp_path / "gap"
-    folder.mkdir()
-    ds = pydicom.dcmread(src)
-    iop = np.array([float(v) for v in ds.ImageOrientationPatient])
-    normal = np.cross(iop[:3], iop[3:])
-    ipp = np.array([float(v) for v in ds.ImagePositionPatient])
-    for n in (0, 1, 2, 4):  # slice 3 is missing
-        d = pydicom.dcmread(src)
-        d.ImagePositionPatient = [f"{v:.4f}" for v in ipp + 5.0 * n * normal]
-        d.InstanceNumber = n + 1
-        d.SOPInstanceUID = f"{ds.SOPInstanceUID}.{n + 1}"
-        d.save_as(folder / f"slice{n}.dcm")
+    _write_series(folder, (0, 1, 2, 4))  # slice 3 is missing
     with pytest.raises(InputError, match="missing, duplicate or unevenly spaced"):
         read_volume(folder)
 
