@@ -55,6 +55,27 @@ def test_working_grid_round_trip_keeps_geometry():
     assert -0.5 <= norm.min() and norm.max() <= 2.0 and abs(np.median(norm) - 0.5) < 0.1
 
 
+def test_training_walls_are_drawn_like_an_observer():
+    """The scar networks learn from walls a voxel too tight here and too wide there (as people and
+    the myocardium networks draw them), not only from the true wall."""
+    from LVScarSegLogic.deep.data import observer_wall
+
+    yy, xx = torch.meshgrid(torch.arange(96), torch.arange(96), indexing="ij")
+    r = ((yy - 48) ** 2 + (xx - 48) ** 2).float().sqrt()
+    wall = ((r > 15) & (r < 22)).float().expand(64, 1, 96, 96).contiguous()
+    drawn = observer_wall(wall, 2, torch.Generator().manual_seed(0))
+    assert set(drawn.unique().tolist()) <= {0.0, 1.0}
+    removed = ((wall == 1) & (drawn == 0)).flatten(1).sum(1)
+    added = ((wall == 0) & (drawn == 1)).flatten(1).sum(1)
+    unchanged = (removed == 0) & (added == 0)
+    assert 0.05 < unchanged.float().mean() < 0.4  # some samples keep the true wall
+    both = (removed > 0) & (added > 0)
+    assert both.float().mean() > 0.5  # most are too tight in places and too wide in others
+    # only near the borders: nothing moves by more than two voxels
+    far = (r < 12) | (r > 25)
+    assert not (drawn[:, 0] != wall[:, 0])[:, far].any()
+
+
 def test_train_save_verify_and_fine_tune(train_dir, tmp_path):
     out = tmp_path / "scar-cnn.safetensors"
     r = run_cli(*_train_args(train_dir, "scar-cnn", out, 3))
