@@ -103,6 +103,10 @@ def _dice(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if s == 0 else float(2.0 * np.logical_and(a, b).sum() / s)
 
 
+VALIDATION_METRIC = {"localizer": "LV (cavity + wall) Dice", "myocardium": "LV wall Dice",
+                     "scar": "infarct Dice, mean of given the true wall and given an observer-like wall"}
+
+
 def validate(model, task: Task, cases: Sequence[D.PreparedCase], device: torch.device) -> float:
     """Mean Dice on whole validation cases, predicted as at inference: localizer LV, myocardium
     wall, scar infarct (cases without infarct count when scar-free) given the true wall and given
@@ -440,6 +444,7 @@ def write_model(cfg: TrainConfig, task: Task, weights: Dict[str, torch.Tensor], 
         "training": {"steps": state["step"], "batch": cfg.batch, "lr": cfg.lr, "weight_decay": cfg.weight_decay,
                      "best_step": state["best_step"], "validation_dice": state["best_score"],
                      "validation_cases": len(val_cases), "validation_on": " + ".join(held_out) or "none",
+                     "validation_metric": VALIDATION_METRIC[task.target],
                      "history": state["history"], "seconds": round(seconds, 1),
                      "device": str(device), "processes": world, "seed": cfg.seed},
         "parameters": n_params, "size_bytes": out.stat().st_size, "created": time.strftime("%Y-%m-%d"),
@@ -454,8 +459,9 @@ def model_card(m: Dict, task: Task, uses_emidec: bool) -> str:
     t = m["training"]
     val = f"{t['validation_dice']:.3f}" if t["validation_dice"] >= 0 else "not measured (no validation cases)"
     held_out = t.get("validation_on") or f"{t['validation_cases']} held-out phantom cases"
-    metric = {"localizer": "LV (cavity + wall) Dice", "myocardium": "LV wall Dice",
-              "scar": "infarct Dice, mean of given the true wall and given an observer-like wall"}[task.target]
+    # models trained before the observer-like validation wall were scored on the true wall only
+    metric = t.get("validation_metric") or {"localizer": "LV (cavity + wall) Dice", "myocardium": "LV wall Dice",
+                                            "scar": "infarct Dice given the true wall"}[task.target]
     lines = [
         f"# Model card: {m['name']}", "",
         f"**Task:** {task.name} ({task.target}; contract method `{task.method}`). {task.summary}", "",
