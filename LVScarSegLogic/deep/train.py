@@ -113,6 +113,9 @@ def validate(model, task: Task, cases: Sequence[D.PreparedCase], device: torch.d
     an observer-like wall (borders moved about a voxel in patches), half and half: users draw
     their contours, and an early stop on the true wall alone kept weights that trusted the wall
     too much."""
+    from scipy import ndimage as ndi
+
+    from ..benchmark import observer_myocardium
     from .infer import predict
 
     model.eval()
@@ -128,10 +131,6 @@ def validate(model, task: Task, cases: Sequence[D.PreparedCase], device: torch.d
             probs, _ = predict(model, task, img[None], device)
             scores.append(_dice(probs.argmax(0).numpy() == 2, wall))
             continue
-        from scipy import ndimage as ndi
-
-        from ..benchmark import observer_myocardium
-
         drawn = observer_myocardium(wall, (task.spacing_mm,) * 3, seed=n, cavity=case.codes == L.BLOODPOOL)
         for given in (wall, drawn):
             probs, _ = predict(model, task, torch.stack([img, torch.from_numpy(given).float()]), device)

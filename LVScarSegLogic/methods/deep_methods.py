@@ -50,8 +50,8 @@ def _scar(method: str, inp: ScarInput, tta: bool = False, model: str = "", min_i
     warnings = []
     outside = int((infarct & ~wall).sum())
     if outside:
-        warnings.append(f"scar extended {outside * voxel_mm3 / 1000:.2f} mL beyond the myocardium contour where it "
-                        "looked a voxel too tight (the voxels count as LV wall)")
+        warnings.append(f"scar extended {outside * voxel_mm3 / 1000:.2f} mL beyond the given myocardium where the "
+                        "contour looked a voxel too tight (the voxels count as LV wall)")
     return ScarResult(scar=infarct, grayzone=gray, mvo=mvo if mvo.any() else None, info=details,
                       warnings=warnings, uncertainty=uncertainty)
 
