@@ -207,3 +207,41 @@ def test_missing_torch_is_a_clear_input_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "monai", None)
     with pytest.raises(InputError, match="needs PyTorch and MONAI"):
         _require_torch("unet")
+
+
+def test_lv_plausibility_prefers_a_confident_ring_around_a_blood_pool():
+    from LVScarSegLogic.deep.infer import lv_plausibility
+
+    yy, xx = np.mgrid[:40, :40]
+    r = np.hypot(yy - 20, xx - 20)
+    ring = np.zeros((3, 4, 40, 40), np.float32)
+    ring[0] = 1.0
+    ring[:, :, r < 12] = np.array([0.05, 0.05, 0.9], np.float32)[:, None, None]  # wall
+    ring[:, :, r < 8] = np.array([0.05, 0.9, 0.05], np.float32)[:, None, None]  # pool inside it
+    blob = np.zeros_like(ring)
+    blob[0] = 1.0
+    blob[:, :, r < 10] = np.array([0.35, 0.4, 0.25], np.float32)[:, None, None]  # an unsure bright spot
+    assert lv_plausibility(ring) > 1.3 > lv_plausibility(blob) > 0
+    assert lv_plausibility(np.stack([np.ones((4, 40, 40))] + [np.zeros((4, 40, 40))] * 2)) == 0.0
+
+
+def test_a_more_lv_like_candidate_replaces_the_localizer_s_strongest(lowres_case, monkeypatch):
+    """Propose and verify: when the localizer's strongest candidate is empty background, the
+    myocardium network's check picks the weaker candidate that holds the LV, and says so."""
+    from LVScarSegLogic import labels as L
+    from LVScarSegLogic.deep import infer, prep
+
+    image = lowres_case["array"].astype(np.float32)
+    truth = lowres_case["codes"]
+    spacing = tuple(reversed(lowres_case["grid"].spacing))
+    lv_box = prep.box_around(L.lv_myocardium(truth), spacing, 15.0)
+    corner = tuple(slice(0, max(4, n // 4)) for n in image.shape)
+    assert not L.lv_myocardium(truth)[corner].any()
+    monkeypatch.setattr(infer, "localize_candidates",
+                        lambda *a, **k: ([(corner, 900.0), (lv_box, 300.0)], {"model": "stub"}))
+    codes, _, details, warnings = infer.segment_myocardium(image, spacing, "cmpunet", device="cpu")
+    loc = details["localizer"]
+    assert loc["chosen"] == 1 and len(loc["candidates"]) == 2
+    assert loc["candidates"][1]["lv_plausibility"] > loc["candidates"][0]["lv_plausibility"] + infer.SWITCH_MARGIN
+    assert any("candidate 2 of 2 was used" in w for w in warnings)
+    assert _dice(codes == L.MYOCARDIUM, L.lv_myocardium(truth)) > 0.75

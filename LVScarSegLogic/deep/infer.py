@@ -23,6 +23,13 @@ from .tasks import TASKS, Task
 WHOLE_VOLUME_MAX_VOXELS = 160 ** 3
 SLICE_BATCH = 32
 LOCALIZER_MARGIN_MM = 15.0
+# Propose and verify: the localizer proposes up to this many LV candidates; the myocardium network
+# checks them, and a weaker candidate replaces the strongest only when it is clearly more LV-like
+# (score and margin chosen on the 68 EMIDEC training exams: 60 -> 62 localized, none lost;
+# held-out exams: 26 -> 29 of 32; phantom benchmark unchanged).
+MAX_LV_CANDIDATES = 3
+CANDIDATE_MIN_FRACTION = 0.05
+SWITCH_MARGIN = 0.05
 
 
 def _configure(device: torch.device) -> None:
@@ -132,29 +139,76 @@ def _largest_component(mask: np.ndarray, weight: Optional[np.ndarray] = None) ->
     return labels == (int(np.argmax(scores)) + 1)
 
 
-def localize(image: np.ndarray, spacing_kji, device: str = "auto", model_path: Optional[str] = None
-             ) -> Tuple[Optional[Tuple[slice, ...]], Dict[str, object]]:
-    """Box (k, j, i slices of the input) around the LV plus a 15 mm margin, or None when the
-    localizer finds no LV (the caller then uses the whole image)."""
+def _box_in_input(component: np.ndarray, image_shape, work_shape, spacing_kji) -> Tuple[slice, ...]:
+    """Input-grid box (k, j, i slices) around a localizer-grid component plus the LV margin."""
+    idx = np.nonzero(component)
+    box = []
+    for ax in range(3):
+        f = image_shape[ax] / work_shape[ax]  # input voxels per localizer voxel
+        m = int(np.ceil(LOCALIZER_MARGIN_MM / spacing_kji[ax]))
+        lo = int(np.floor(idx[ax].min() * f)) - m
+        hi = int(np.ceil((idx[ax].max() + 1) * f)) + m
+        box.append(slice(max(lo, 0), min(hi, image_shape[ax])))
+    return tuple(box)
+
+
+def localize_candidates(image: np.ndarray, spacing_kji, device: str = "auto", model_path: Optional[str] = None,
+                        max_candidates: int = MAX_LV_CANDIDATES
+                        ) -> Tuple[List[Tuple[Tuple[slice, ...], float]], Dict[str, object]]:
+    """([(box, score), ...] strongest first, details): boxes (k, j, i slices of the input) around
+    the localizer's LV candidates plus a 15 mm margin. A candidate is a connected region of LV
+    probability >= 0.5; its score is the summed probability (localizer voxels). Candidates weaker
+    than 5 % of the strongest are dropped. Empty when the localizer finds no LV."""
+    from scipy import ndimage as ndi
+
     model, task, info = load_model("lv-localizer", model_path, device)
     x, shape = _to_working(image, spacing_kji, task.spacing_mm)
     probs, _ = predict(model, task, x[None], pick_device(device))
     lv_prob = probs[1].numpy()
-    lv = lv_prob >= 0.5
     details = {"model": info.get("name"), "model_sha256": info.get("sha256")}
-    if lv.sum() < 8:
+    labels, n = ndi.label(lv_prob >= 0.5)
+    if (labels > 0).sum() < 8:
+        return [], details
+    scores = ndi.sum(lv_prob, labels, index=np.arange(1, n + 1))
+    order = np.argsort(-scores, kind="stable")[:max_candidates]
+    found = []
+    for c in order:
+        if scores[c] < CANDIDATE_MIN_FRACTION * scores[order[0]]:
+            break
+        found.append((_box_in_input(labels == c + 1, image.shape, shape, spacing_kji), float(scores[c])))
+    return found, details
+
+
+def localize(image: np.ndarray, spacing_kji, device: str = "auto", model_path: Optional[str] = None
+             ) -> Tuple[Optional[Tuple[slice, ...]], Dict[str, object]]:
+    """Box (k, j, i slices of the input) around the localizer's strongest LV candidate plus a
+    15 mm margin, or None when the localizer finds no LV (the caller then uses the whole image)."""
+    found, details = localize_candidates(image, spacing_kji, device, model_path, max_candidates=1)
+    if not found:
         return None, details
-    lv = _largest_component(lv, lv_prob)
-    idx = np.nonzero(lv)
-    box = []
-    for ax in range(3):
-        f = image.shape[ax] / shape[ax]  # input voxels per localizer voxel
-        m = int(np.ceil(LOCALIZER_MARGIN_MM / spacing_kji[ax]))
-        lo = int(np.floor(idx[ax].min() * f)) - m
-        hi = int(np.ceil((idx[ax].max() + 1) * f)) + m
-        box.append(slice(max(lo, 0), min(hi, image.shape[ax])))
-    details["box_kji"] = [[s.start, s.stop] for s in box]
-    return tuple(box), details
+    details["box_kji"] = [[s.start, s.stop] for s in found[0][0]]
+    return found[0][0], details
+
+
+def lv_plausibility(probs: np.ndarray) -> float:
+    """How much a myocardium network's output on a crop looks like an LV, higher is better.
+
+    ``probs`` (3 classes: background, blood pool, wall; k, j, i). The score is the mean winning
+    probability over the voxels labelled LV (a network that has never seen such a structure is
+    unsure) plus half the fraction of blood-pool voxels that lie inside a closed ring of wall on
+    their slice (a short-axis LV is a ring around a blood pool; a bright vessel or a corner of the
+    field of view is not)."""
+    from scipy import ndimage as ndi
+
+    cls = probs.argmax(0)
+    lv = cls > 0
+    if not lv.any():
+        return 0.0
+    confidence = float(probs.max(0)[lv].mean())
+    wall, pool = cls == 2, cls == 1
+    inside = np.stack([ndi.binary_fill_holes(s) for s in wall])
+    enclosed = float((pool & inside).sum() / pool.sum()) if pool.any() else 0.0
+    return confidence + 0.5 * enclosed
 
 
 def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str = "auto", tta: bool = False,
@@ -170,18 +224,38 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
     warnings: List[str] = []
     task_name = f"myocardium-{method}"
     model, task, info = load_model(task_name, model_path, device)  # fail on a missing model before localizing
-    box, loc = None, {"used": False}
+    whole = tuple(slice(0, n) for n in image.shape)
+    boxes: List[Tuple[slice, ...]] = [whole]
+    loc: Dict[str, object] = {"used": False}
     if localize_lv:
         progress(0.05, "locating the LV")
-        box, loc = localize(image, spacing_kji, device, localizer_path)
-        if box is None:
+        found, loc = localize_candidates(image, spacing_kji, device, localizer_path)
+        if found:
+            boxes = [b for b, _ in found]
+            loc["candidates"] = [{"box_kji": [[s.start, s.stop] for s in b], "localizer_score": round(score, 1)}
+                                 for b, score in found]
+        else:
             warnings.append("the LV localizer found no LV; the whole image was searched")
-    if box is None:
-        box = tuple(slice(0, n) for n in image.shape)
+    dev = pick_device(device)
+    best = None  # (plausibility, candidate index, box, probabilities on the working grid, disagreement)
+    for i, box in enumerate(boxes):
+        progress(0.15 + 0.6 * i / len(boxes), f"myocardium: {method}" + (f" (LV candidate {i + 1})" if i else ""))
+        x, _ = _to_working(image[box], spacing_kji, task.spacing_mm)
+        probs_work, unc_work = predict(model, task, x[None], dev, tta)
+        score = lv_plausibility(probs_work.numpy()) if len(boxes) > 1 else 0.0
+        if len(boxes) > 1:
+            loc["candidates"][i]["lv_plausibility"] = round(score, 3)
+        # The localizer's strongest candidate stands unless another is clearly more LV-like.
+        if best is None or score > best[0] + SWITCH_MARGIN:
+            best = (score, i, box, probs_work, unc_work)
+    _, chosen, box, probs_work, unc_work = best
+    if localize_lv and boxes[0] is not whole:
+        loc["chosen"] = chosen
+        loc["box_kji"] = [[s.start, s.stop] for s in box]
+        if chosen:
+            warnings.append(f"the LV localizer's strongest candidate did not look like an LV to the {method} "
+                            f"myocardium model; candidate {chosen + 1} of {len(boxes)} was used (check the LV position)")
     crop = image[box]
-    progress(0.15, f"myocardium: {method}")
-    x, _ = _to_working(crop, spacing_kji, task.spacing_mm)
-    probs_work, unc_work = predict(model, task, x[None], pick_device(device), tta)
     probs = prep.resample(probs_work, crop.shape, "linear")
     cls = probs.argmax(0).numpy().astype(np.uint8)
     lv = _largest_component(cls > 0, probs[1:].sum(0).numpy())
