@@ -90,7 +90,10 @@ benchmark-deep: $(STAMP)
 	  -o benchmarks/results/deep/emidec
 	$(BIN)/lvscarseg benchmark $(EMIDEC) --split test --methods cmpunet --myocardium auto \
 	  --param myo_model=Resources/Models/myocardium-cmpunet-emidec.safetensors \
-	  --param localizer_model=Resources/Models/lv-localizer-emidec.safetensors -o benchmarks/results/deep/emidec-variant
+	  --param localizer_model=Resources/Models/lv-localizer-emidec.safetensors \
+	  --param model=Resources/Models/scar-cmpunet-emidec.safetensors -o benchmarks/results/deep/emidec-variant
+	$(BIN)/lvscarseg benchmark $(EMIDEC) --split test --methods cmpunet --myocardium truth \
+	  --param model=Resources/Models/scar-cmpunet-emidec.safetensors -o benchmarks/results/deep/emidec-variant
 	$(BIN)/python benchmarks/deep_speed.py --device auto
 
 clean:

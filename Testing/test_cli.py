@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -200,6 +201,22 @@ def test_models_lists_and_verifies_model_files(tmp_path, monkeypatch):
     assert json.loads(run_cli("models", "--json").out)[0]["verified"] is False
     monkeypatch.setenv("LVSCARSEG_MODELS_DIR", str(tmp_path / "absent"))
     assert run_cli("models").code == 2
+
+
+def test_shipped_models_verify_have_cards_and_carry_emidec_s_license():
+    """Every model in Resources/Models passes its SHA-256 check and has a card; anything trained
+    on EMIDEC is CC BY-NC-SA and is never a default (the defaults stay BSD)."""
+    from LVScarSegLogic.models import model_path
+
+    listed = json.loads(run_cli("models", "--json").out)
+    assert len(listed) >= 15
+    for m in listed:
+        assert m["verified"] is True and Path(m["model_card"]).is_file(), m["name"]
+        emidec = "EMIDEC" in m["trained_on"] or "-emidec" in m["name"]
+        assert (m["license"] == "CC-BY-NC-SA-4.0") == emidec, m["name"]
+        assert "EMIDEC" in Path(m["model_card"]).read_text() or not emidec, m["name"]
+    for task in ("lv-localizer", "myocardium-cmpunet", "scar-cmpunet"):
+        assert "emidec" not in model_path(task).name
 
 
 def test_phantom_command_writes_images_labels_and_manifest(tmp_path):

@@ -25,7 +25,7 @@ SETTINGS = {
     "myocardium-gan": (32, 2e-3), "scar-cnn": (32, 2e-3), "scar-unet": (4, 1e-3), "scar-cmpunet": (32, 2e-3),
     "scar-gan": (32, 2e-3),
 }
-EMIDEC_VARIANTS = ("lv-localizer", "myocardium-cmpunet")
+EMIDEC_VARIANTS = ("lv-localizer", "myocardium-cmpunet", "scar-cmpunet")
 
 
 def main() -> int:
