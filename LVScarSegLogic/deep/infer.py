@@ -179,17 +179,6 @@ def localize_candidates(image: np.ndarray, spacing_kji, device: str = "auto", mo
     return found, details
 
 
-def localize(image: np.ndarray, spacing_kji, device: str = "auto", model_path: Optional[str] = None
-             ) -> Tuple[Optional[Tuple[slice, ...]], Dict[str, object]]:
-    """Box (k, j, i slices of the input) around the localizer's strongest LV candidate plus a
-    15 mm margin, or None when the localizer finds no LV (the caller then uses the whole image)."""
-    found, details = localize_candidates(image, spacing_kji, device, model_path, max_candidates=1)
-    if not found:
-        return None, details
-    details["box_kji"] = [[s.start, s.stop] for s in found[0][0]]
-    return found[0][0], details
-
-
 def lv_plausibility(probs: np.ndarray) -> float:
     """How much a myocardium network's output on a crop looks like an LV, higher is better.
 
@@ -224,12 +213,13 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
     warnings: List[str] = []
     task_name = f"myocardium-{method}"
     model, task, info = load_model(task_name, model_path, device)  # fail on a missing model before localizing
-    whole = tuple(slice(0, n) for n in image.shape)
-    boxes: List[Tuple[slice, ...]] = [whole]
+    boxes: List[Tuple[slice, ...]] = [tuple(slice(0, n) for n in image.shape)]  # the whole image unless localized
     loc: Dict[str, object] = {"used": False}
+    localized = False
     if localize_lv:
         progress(0.05, "locating the LV")
         found, loc = localize_candidates(image, spacing_kji, device, localizer_path)
+        localized = bool(found)
         if found:
             boxes = [b for b, _ in found]
             loc["candidates"] = [{"box_kji": [[s.start, s.stop] for s in b], "localizer_score": round(score, 1)}
@@ -242,14 +232,15 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
         progress(0.15 + 0.6 * i / len(boxes), f"myocardium: {method}" + (f" (LV candidate {i + 1})" if i else ""))
         x, _ = _to_working(image[box], spacing_kji, task.spacing_mm)
         probs_work, unc_work = predict(model, task, x[None], dev, tta)
-        score = lv_plausibility(probs_work.numpy()) if len(boxes) > 1 else 0.0
+        score = 0.0
         if len(boxes) > 1:
+            score = lv_plausibility(probs_work.numpy())
             loc["candidates"][i]["lv_plausibility"] = round(score, 3)
         # The localizer's strongest candidate stands unless another is clearly more LV-like.
         if best is None or score > best[0] + SWITCH_MARGIN:
             best = (score, i, box, probs_work, unc_work)
     _, chosen, box, probs_work, unc_work = best
-    if localize_lv and boxes[0] is not whole:
+    if localized:
         loc["chosen"] = chosen
         loc["box_kji"] = [[s.start, s.stop] for s in box]
         if chosen:
