@@ -245,3 +245,20 @@ def test_a_more_lv_like_candidate_replaces_the_localizer_s_strongest(lowres_case
     assert loc["candidates"][1]["lv_plausibility"] > loc["candidates"][0]["lv_plausibility"] + infer.SWITCH_MARGIN
     assert any("candidate 2 of 2 was used" in w for w in warnings)
     assert _dice(codes == L.MYOCARDIUM, L.lv_myocardium(truth)) > 0.75
+
+
+def test_shipped_model_cards_are_what_their_manifests_say():
+    """A card rewritten from its manifest (as scripts/annotate_model.py does) is the shipped card:
+    an older model's card keeps describing the training that model had, not today's code."""
+    from LVScarSegLogic.deep.tasks import TASKS
+    from LVScarSegLogic.deep.train import EMIDEC_LICENSE, model_card
+
+    checked = 0
+    for manifest in sorted((ROOT / "Resources" / "Models").glob("*.json")):
+        m = json.loads(manifest.read_text())
+        if "task" not in m:  # the scikit-learn classifiers have their own cards
+            continue
+        card = model_card(m, TASKS[m["task"]], m.get("license") == EMIDEC_LICENSE)
+        assert card == manifest.with_name(m["model_card"]).read_text(), manifest.name
+        checked += 1
+    assert checked >= 11

@@ -103,6 +103,11 @@ def _dice(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if s == 0 else float(2.0 * np.logical_and(a, b).sum() / s)
 
 
+# What the scar networks' wall channel was trained with (recorded in the manifest, so that a card
+# rewritten later by scripts/annotate_model.py still says what that model saw).
+WALL_AUGMENTATION = ("wall mask drawn like an observer's (a voxel, sometimes two, inside or outside the true "
+                     "border in smooth patches)")
+LEGACY_WALL_AUGMENTATION = "wall mask moved a voxel in or out"  # manifests without the field
 VALIDATION_METRIC = {"localizer": "LV (cavity + wall) Dice", "myocardium": "LV wall Dice",
                      "scar": "infarct Dice, mean of given the true wall and given an observer-like wall"}
 
@@ -444,6 +449,7 @@ def write_model(cfg: TrainConfig, task: Task, weights: Dict[str, torch.Tensor], 
                      "best_step": state["best_step"], "validation_dice": state["best_score"],
                      "validation_cases": len(val_cases), "validation_on": " + ".join(held_out) or "none",
                      "validation_metric": VALIDATION_METRIC[task.target],
+                     **({"wall_augmentation": WALL_AUGMENTATION} if task.target == "scar" else {}),
                      "history": state["history"], "seconds": round(seconds, 1),
                      "device": str(device), "processes": world, "seed": cfg.seed},
         "parameters": n_params, "size_bytes": out.stat().st_size, "created": time.strftime("%Y-%m-%d"),
@@ -459,8 +465,7 @@ def model_card(m: Dict, task: Task, uses_emidec: bool) -> str:
     val = f"{t['validation_dice']:.3f}" if t["validation_dice"] >= 0 else "not measured (no validation cases)"
     held_out = t.get("validation_on") or f"{t['validation_cases']} held-out phantom cases"
     # models trained before the observer-like validation wall were scored on the true wall only
-    metric = t.get("validation_metric") or {"localizer": "LV (cavity + wall) Dice", "myocardium": "LV wall Dice",
-                                            "scar": "infarct Dice given the true wall"}[task.target]
+    metric = t.get("validation_metric") or {**VALIDATION_METRIC, "scar": "infarct Dice given the true wall"}[task.target]
     lines = [
         f"# Model card: {m['name']}", "",
         f"**Task:** {task.name} ({task.target}; contract method `{task.method}`). {task.summary}", "",
@@ -472,8 +477,7 @@ def model_card(m: Dict, task: Task, uses_emidec: bool) -> str:
         + (f"; 2D, applied across array planes {m['planes']} and averaged" if m["dims"] == 2 else "") + ".",
         "", "## Training data", f"- {m['trained_on']}.",
         "- augmentation: rotation, scale 0.8-1.25 (voxel size), flips, gamma, contrast, coil-bias field, noise"
-        + ("; wall mask drawn like an observer's (a voxel, sometimes two, inside or outside the true border in "
-           "smooth patches)" if task.target == "scar" else "") + ".",
+        + (f"; {t.get('wall_augmentation', LEGACY_WALL_AUGMENTATION)}" if task.target == "scar" else "") + ".",
         f"- {t['steps']} steps, batch {t['batch']}, AdamW lr {t['lr']} (cosine), weight decay {t['weight_decay']}, "
         f"{t['processes']} process(es) on {t['device']}, {t['seconds']} s; best weights at step {t['best_step']}.",
         "", "## Intended use",
