@@ -247,6 +247,33 @@ def test_a_more_lv_like_candidate_replaces_the_localizer_s_strongest(lowres_case
     assert _dice(codes == L.MYOCARDIUM, L.lv_myocardium(truth)) > 0.75
 
 
+def test_the_crop_is_recentred_on_the_lv_the_network_found(lowres_case, monkeypatch):
+    """A localizer box that cuts the LV in half is redone around the LV the myocardium network
+    found there: the whole wall comes back, and the report says the crop moved."""
+    from LVScarSegLogic import labels as L
+    from LVScarSegLogic.deep import infer, prep
+
+    image = lowres_case["array"].astype(np.float32)
+    wall = L.lv_myocardium(lowres_case["codes"])
+    spacing = tuple(reversed(lowres_case["grid"].spacing))
+    lv_box = prep.box_around(wall, spacing, 15.0)
+    centre_i = int(np.nonzero(wall)[2].mean())
+    half = lv_box[:2] + (slice(centre_i, lv_box[2].stop),)  # the LV's right half and its margin
+    monkeypatch.setattr(infer, "localize_candidates", lambda *a, **k: ([(half, 900.0)], {"model": "stub"}))
+
+    def run():
+        codes, _, details, _ = infer.segment_myocardium(image, spacing, "cmpunet", device="cpu")
+        return _dice(codes == L.MYOCARDIUM, wall), details["localizer"]
+
+    monkeypatch.setattr(infer, "RECENTRE_PASSES", 0)
+    cut, _ = run()
+    monkeypatch.setattr(infer, "RECENTRE_PASSES", 1)
+    whole, loc = run()
+    assert cut < 0.7 < 0.75 < whole, (cut, whole)
+    assert loc["recentred"] == 1
+    assert loc["box_kji"][2][0] < centre_i - 5  # the new crop reaches the LV's left half
+
+
 def test_shipped_model_cards_are_what_their_manifests_say():
     """A card rewritten from its manifest (as scripts/annotate_model.py does) is the shipped card:
     an older model's card keeps describing the training that model had, not today's code."""

@@ -30,6 +30,10 @@ LOCALIZER_MARGIN_MM = 15.0
 MAX_LV_CANDIDATES = 3
 CANDIDATE_MIN_FRACTION = 0.05
 SWITCH_MARGIN = 0.05
+# Re-centring the crop on the LV the myocardium network found: at most this many extra passes,
+# none once the new box overlaps the last one this much (intersection over union).
+RECENTRE_PASSES = 1
+RECENTRE_STABLE_IOU = 0.9
 
 
 def _configure(device: torch.device) -> None:
@@ -137,6 +141,12 @@ def _largest_component(mask: np.ndarray, weight: Optional[np.ndarray] = None) ->
         return mask
     scores = ndi.sum(weight if weight is not None else mask, labels, index=np.arange(1, n + 1))
     return labels == (int(np.argmax(scores)) + 1)
+
+
+def _box_iou(a: Tuple[slice, ...], b: Tuple[slice, ...]) -> float:
+    inter = np.prod([max(0, min(x.stop, y.stop) - max(x.start, y.start)) for x, y in zip(a, b)])
+    size = lambda box: np.prod([s.stop - s.start for s in box])  # noqa: E731
+    return float(inter / (size(a) + size(b) - inter))
 
 
 def _box_in_input(component: np.ndarray, image_shape, work_shape, spacing_kji) -> Tuple[slice, ...]:
@@ -250,6 +260,23 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
     probs = prep.resample(probs_work, crop.shape, "linear")
     cls = probs.argmax(0).numpy().astype(np.uint8)
     lv = _largest_component(cls > 0, probs[1:].sum(0).numpy())
+    # Re-centre: the localizer's box is coarse (4 mm voxels) and the network's output depends on
+    # what its crop holds (intensity normalization, context), so the crop is redone around the LV
+    # the network found, with the same margin, until it stops moving.
+    for _ in range(RECENTRE_PASSES if (localized and lv.any()) else 0):
+        found_lv = np.zeros(image.shape, bool)
+        found_lv[box] = lv
+        new_box = prep.box_around(found_lv, spacing_kji, LOCALIZER_MARGIN_MM)
+        if _box_iou(new_box, box) >= RECENTRE_STABLE_IOU:
+            break
+        x, _ = _to_working(image[new_box], spacing_kji, task.spacing_mm)
+        probs_work, unc_work = predict(model, task, x[None], dev, tta)
+        box, crop = new_box, image[new_box]
+        probs = prep.resample(probs_work, crop.shape, "linear")
+        cls = probs.argmax(0).numpy().astype(np.uint8)
+        lv = _largest_component(cls > 0, probs[1:].sum(0).numpy())
+        loc["box_kji"] = [[s.start, s.stop] for s in box]
+        loc["recentred"] = loc.get("recentred", 0) + 1
     cls[~lv] = 0
     codes = np.zeros(image.shape, np.uint8)
     codes[box] = np.where(cls == 2, L.MYOCARDIUM, np.where(cls == 1, L.BLOODPOOL, L.BACKGROUND))
