@@ -30,8 +30,9 @@ LOCALIZER_MARGIN_MM = 15.0
 MAX_LV_CANDIDATES = 3
 CANDIDATE_MIN_FRACTION = 0.05
 SWITCH_MARGIN = 0.05
-# Re-centring the crop on the LV the myocardium network found: at most this many extra passes,
-# none once the new box overlaps the last one this much (intersection over union).
+# Re-centring the crop on the LV the myocardium network found: at most this many extra passes
+# (a second one changed nothing measurable), none when the new box overlaps the last one this
+# much (intersection over union).
 RECENTRE_PASSES = 1
 RECENTRE_STABLE_IOU = 0.9
 
@@ -262,7 +263,10 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
     lv = _largest_component(cls > 0, probs[1:].sum(0).numpy())
     # Re-centre: the localizer's box is coarse (4 mm voxels) and the network's output depends on
     # what its crop holds (intensity normalization, context), so the crop is redone around the LV
-    # the network found, with the same margin, until it stops moving.
+    # the network found, with the same margin, unless it barely moves. A re-centred crop in which
+    # the network finds no LV is not taken.
+    if localized:
+        loc["recentred"] = 0
     for _ in range(RECENTRE_PASSES if (localized and lv.any()) else 0):
         found_lv = np.zeros(image.shape, bool)
         found_lv[box] = lv
@@ -270,13 +274,15 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
         if _box_iou(new_box, box) >= RECENTRE_STABLE_IOU:
             break
         x, _ = _to_working(image[new_box], spacing_kji, task.spacing_mm)
-        probs_work, unc_work = predict(model, task, x[None], dev, tta)
-        box, crop = new_box, image[new_box]
-        probs = prep.resample(probs_work, crop.shape, "linear")
-        cls = probs.argmax(0).numpy().astype(np.uint8)
-        lv = _largest_component(cls > 0, probs[1:].sum(0).numpy())
+        new_work, new_unc = predict(model, task, x[None], dev, tta)
+        new_probs = prep.resample(new_work, image[new_box].shape, "linear")
+        new_cls = new_probs.argmax(0).numpy().astype(np.uint8)
+        new_lv = _largest_component(new_cls > 0, new_probs[1:].sum(0).numpy())
+        if not new_lv.any():
+            break
+        box, crop, probs, cls, lv, unc_work = new_box, image[new_box], new_probs, new_cls, new_lv, new_unc
         loc["box_kji"] = [[s.start, s.stop] for s in box]
-        loc["recentred"] = loc.get("recentred", 0) + 1
+        loc["recentred"] += 1
     cls[~lv] = 0
     codes = np.zeros(image.shape, np.uint8)
     codes[box] = np.where(cls == 2, L.MYOCARDIUM, np.where(cls == 1, L.BLOODPOOL, L.BACKGROUND))
