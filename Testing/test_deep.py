@@ -274,6 +274,33 @@ def test_the_crop_is_recentred_on_the_lv_the_network_found(lowres_case, monkeypa
     assert loc["box_kji"][2][0] < centre_i - 5  # the new crop reaches the LV's left half
 
 
+def test_an_implausible_lv_starts_a_search_of_the_image(lowres_case, monkeypatch):
+    """When the localizer's only candidate is background, the myocardium network's output there
+    does not look like an LV: windows over the image are scored and the LV is found; when the
+    image would need too many windows, the result is kept and the user is warned instead."""
+    from LVScarSegLogic import labels as L
+    from LVScarSegLogic.deep import infer
+
+    image = lowres_case["array"].astype(np.float32)
+    wall = L.lv_myocardium(lowres_case["codes"])
+    spacing = tuple(reversed(lowres_case["grid"].spacing))
+    corner = tuple(slice(0, max(4, n // 4)) for n in image.shape)
+    assert not wall[corner].any()
+    monkeypatch.setattr(infer, "localize_candidates", lambda *a, **k: ([(corner, 900.0)], {"model": "stub"}))
+    codes, _, details, warnings = infer.segment_myocardium(image, spacing, "cmpunet", device="cpu")
+    loc = details["localizer"]
+    assert loc["lv_plausibility"] < infer.LOW_PLAUSIBILITY and loc["searched"]
+    assert 1 < loc["search"]["windows"] <= infer.MAX_SEARCH_WINDOWS
+    assert loc["search"]["best_lv_plausibility"] >= infer.SEARCH_ACCEPT
+    assert any("a search of the image found a better one" in w for w in warnings)
+    assert _dice(codes == L.MYOCARDIUM, wall) > 0.75
+
+    monkeypatch.setattr(infer, "MAX_SEARCH_WINDOWS", 1)
+    codes, _, details, warnings = infer.segment_myocardium(image, spacing, "cmpunet", device="cpu")
+    assert "searched" not in details["localizer"] and not (codes == L.MYOCARDIUM).any()
+    assert any("does not look like an LV" in w and "check its position" in w for w in warnings)
+
+
 def test_shipped_model_cards_are_what_their_manifests_say():
     """A card rewritten from its manifest (as scripts/annotate_model.py does) is the shipped card:
     an older model's card keeps describing the training that model had, not today's code."""

@@ -35,6 +35,14 @@ SWITCH_MARGIN = 0.05
 # much (intersection over union).
 RECENTRE_PASSES = 1
 RECENTRE_STABLE_IOU = 0.9
+# An LV whose plausibility (lv_plausibility) is below LOW_PLAUSIBILITY is searched for with
+# windows over the image; the best window is taken when it scores at least SEARCH_ACCEPT. Both
+# were chosen on the 68 EMIDEC training exams (held-out exams not looked at for the choice).
+LOW_PLAUSIBILITY = 0.75
+SEARCH_ACCEPT = 1.0
+SEARCH_WINDOW_MM = 120.0
+SEARCH_STRIDE_MM = 30.0
+MAX_SEARCH_WINDOWS = 150
 
 
 def _configure(device: torch.device) -> None:
@@ -211,6 +219,73 @@ def lv_plausibility(probs: np.ndarray) -> float:
     return confidence + 0.5 * enclosed
 
 
+class _Crop:
+    """The myocardium network's output on one box of the input: working-grid probabilities, and on
+    the input grid the winning class and the largest LV (blood pool + wall) component."""
+
+    def __init__(self, image: np.ndarray, box: Tuple[slice, ...], probs_work: torch.Tensor,
+                 unc_work: Optional[torch.Tensor]):
+        self.box, self.probs_work, self.unc_work = box, probs_work, unc_work
+        probs = prep.resample(probs_work, image[box].shape, "linear")
+        self.cls = probs.argmax(0).numpy().astype(np.uint8)
+        self.lv = _largest_component(self.cls > 0, probs[1:].sum(0).numpy())
+
+
+def _run_on(image, box, spacing_kji, model, task: Task, dev, tta: bool) -> _Crop:
+    x, _ = _to_working(image[box], spacing_kji, task.spacing_mm)
+    return _Crop(image, box, *predict(model, task, x[None], dev, tta))
+
+
+def _recentred(image, spacing_kji, model, task: Task, dev, tta: bool, crop: _Crop) -> Tuple[_Crop, int]:
+    """(crop, passes): the crop redone around the LV the network found in it, with the localizer's
+    margin, unless the box barely moves. The localizer's box is coarse (4 mm voxels) and the
+    network's output depends on what its crop holds (intensity normalization, context). A
+    re-centred crop in which the network finds no LV is not taken."""
+    passes = 0
+    for _ in range(RECENTRE_PASSES if crop.lv.any() else 0):
+        found_lv = np.zeros(image.shape, bool)
+        found_lv[crop.box] = crop.lv
+        new_box = prep.box_around(found_lv, spacing_kji, LOCALIZER_MARGIN_MM)
+        if _box_iou(new_box, crop.box) >= RECENTRE_STABLE_IOU:
+            break
+        new = _run_on(image, new_box, spacing_kji, model, task, dev, tta)
+        if not new.lv.any():
+            break
+        crop, passes = new, passes + 1
+    return crop, passes
+
+
+def _search_windows(shape, spacing_kji) -> List[Tuple[slice, ...]]:
+    """Boxes of SEARCH_WINDOW_MM (or the whole axis when shorter) every SEARCH_STRIDE_MM, the
+    last one flush with the far edge."""
+    axes = []
+    for n, sp in zip(shape, spacing_kji):
+        w = int(round(SEARCH_WINDOW_MM / sp))
+        if w >= n:
+            axes.append([slice(0, n)])
+            continue
+        starts = list(range(0, n - w + 1, max(1, int(round(SEARCH_STRIDE_MM / sp)))))
+        if starts[-1] != n - w:
+            starts.append(n - w)
+        axes.append([slice(a, a + w) for a in starts])
+    return [(a, b, c) for a in axes[0] for b in axes[1] for c in axes[2]]
+
+
+def _search_lv(image, spacing_kji, model, task: Task, dev) -> Tuple[Optional[Tuple[slice, ...]], float, int]:
+    """(box, plausibility, windows looked at): the most LV-like window of the image, or (None, 0,
+    n) when the image needs more than MAX_SEARCH_WINDOWS windows (large 3D volumes: too slow)."""
+    windows = _search_windows(image.shape, spacing_kji)
+    if len(windows) > MAX_SEARCH_WINDOWS:
+        return None, 0.0, len(windows)
+    best_box, best = None, -1.0
+    for box in windows:
+        x, _ = _to_working(image[box], spacing_kji, task.spacing_mm)
+        score = lv_plausibility(predict(model, task, x[None], dev)[0].numpy())
+        if score > best:
+            best_box, best = box, score
+    return best_box, best, len(windows)
+
+
 def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str = "auto", tta: bool = False,
                        model_path: Optional[str] = None, localizer_path: Optional[str] = None,
                        progress=lambda f, m: None, localize_lv: bool = True
@@ -257,39 +332,37 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
         if chosen:
             warnings.append(f"the LV localizer's strongest candidate did not look like an LV to the {method} "
                             f"myocardium model; candidate {chosen + 1} of {len(boxes)} was used (check the LV position)")
-    crop = image[box]
-    probs = prep.resample(probs_work, crop.shape, "linear")
-    cls = probs.argmax(0).numpy().astype(np.uint8)
-    lv = _largest_component(cls > 0, probs[1:].sum(0).numpy())
-    # Re-centre: the localizer's box is coarse (4 mm voxels) and the network's output depends on
-    # what its crop holds (intensity normalization, context), so the crop is redone around the LV
-    # the network found, with the same margin, unless it barely moves. A re-centred crop in which
-    # the network finds no LV is not taken.
+    crop = _Crop(image, box, probs_work, unc_work)
     if localized:
-        loc["recentred"] = 0
-    for _ in range(RECENTRE_PASSES if (localized and lv.any()) else 0):
-        found_lv = np.zeros(image.shape, bool)
-        found_lv[box] = lv
-        new_box = prep.box_around(found_lv, spacing_kji, LOCALIZER_MARGIN_MM)
-        if _box_iou(new_box, box) >= RECENTRE_STABLE_IOU:
-            break
-        x, _ = _to_working(image[new_box], spacing_kji, task.spacing_mm)
-        new_work, new_unc = predict(model, task, x[None], dev, tta)
-        new_probs = prep.resample(new_work, image[new_box].shape, "linear")
-        new_cls = new_probs.argmax(0).numpy().astype(np.uint8)
-        new_lv = _largest_component(new_cls > 0, new_probs[1:].sum(0).numpy())
-        if not new_lv.any():
-            break
-        box, crop, probs, cls, lv, unc_work = new_box, image[new_box], new_probs, new_cls, new_lv, new_unc
-        loc["box_kji"] = [[s.start, s.stop] for s in box]
-        loc["recentred"] += 1
-    cls[~lv] = 0
+        crop, loc["recentred"] = _recentred(image, spacing_kji, model, task, dev, tta, crop)
+        # An output that does not look like an LV (on EMIDEC's training exams, every exam whose LV
+        # was missed scored < 0.75) starts a search with windows over the image; a window is taken
+        # only when its output clearly is one.
+        score = lv_plausibility(crop.probs_work.numpy())
+        loc["lv_plausibility"] = round(score, 3)
+        if score < LOW_PLAUSIBILITY:
+            progress(0.5, "myocardium: the LV found does not look like one; searching the image")
+            found_box, found_score, n_windows = _search_lv(image, spacing_kji, model, task, dev)
+            loc["search"] = {"windows": n_windows, "best_lv_plausibility": round(found_score, 3)}
+            if found_box is not None and found_score >= SEARCH_ACCEPT:
+                crop = _run_on(image, found_box, spacing_kji, model, task, dev, tta)
+                crop, passes = _recentred(image, spacing_kji, model, task, dev, tta, crop)
+                loc["recentred"] += passes
+                loc["searched"] = True
+                warnings.append(f"the LV localizer's LV did not look like an LV to the {method} myocardium model "
+                                f"(score {score:.2f}); a search of the image found a better one (check the LV position)")
+            else:
+                warnings.append(f"the LV found does not look like an LV to the {method} myocardium model (score "
+                                f"{score:.2f}, usually > {LOW_PLAUSIBILITY}); check its position and the wall")
+        loc["box_kji"] = [[s.start, s.stop] for s in crop.box]
+    cls = crop.cls.copy()
+    cls[~crop.lv] = 0
     codes = np.zeros(image.shape, np.uint8)
-    codes[box] = np.where(cls == 2, L.MYOCARDIUM, np.where(cls == 1, L.BLOODPOOL, L.BACKGROUND))
+    codes[crop.box] = np.where(cls == 2, L.MYOCARDIUM, np.where(cls == 1, L.BLOODPOOL, L.BACKGROUND))
     uncertainty = None
-    if unc_work is not None:
+    if crop.unc_work is not None:
         uncertainty = np.zeros(image.shape, np.float32)
-        uncertainty[box] = prep.resample(unc_work, crop.shape, "linear").numpy()
+        uncertainty[crop.box] = prep.resample(crop.unc_work, cls.shape, "linear").numpy()
     details = {"model": info.get("name"), "model_sha256": info.get("sha256"), "localizer": loc,
                "working_spacing_mm": task.spacing_mm, "tta": tta}
     if not (codes == L.MYOCARDIUM).any():
