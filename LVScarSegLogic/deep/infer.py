@@ -7,7 +7,7 @@ CUDA with cuDNN's deterministic algorithms.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -220,15 +220,31 @@ def lv_plausibility(probs: np.ndarray) -> float:
 
 
 class _Crop:
-    """The myocardium network's output on one box of the input: working-grid probabilities, and on
-    the input grid the winning class and the largest LV (blood pool + wall) component."""
+    """The myocardium network's output on one box of the input: working-grid probabilities and,
+    computed when first asked for, its LV plausibility and, on the input grid, the winning class
+    and the largest LV (blood pool + wall) component."""
 
     def __init__(self, image: np.ndarray, box: Tuple[slice, ...], probs_work: torch.Tensor,
                  unc_work: Optional[torch.Tensor]):
-        self.box, self.probs_work, self.unc_work = box, probs_work, unc_work
-        probs = prep.resample(probs_work, image[box].shape, "linear")
-        self.cls = probs.argmax(0).numpy().astype(np.uint8)
-        self.lv = _largest_component(self.cls > 0, probs[1:].sum(0).numpy())
+        self.image, self.box, self.probs_work, self.unc_work = image, box, probs_work, unc_work
+
+    @cached_property
+    def plausibility(self) -> float:
+        return lv_plausibility(self.probs_work.numpy())
+
+    @cached_property
+    def _classes(self) -> Tuple[np.ndarray, np.ndarray]:
+        probs = prep.resample(self.probs_work, self.image[self.box].shape, "linear")
+        cls = probs.argmax(0).numpy().astype(np.uint8)
+        return cls, _largest_component(cls > 0, probs[1:].sum(0).numpy())
+
+    @property
+    def cls(self) -> np.ndarray:
+        return self._classes[0]
+
+    @property
+    def lv(self) -> np.ndarray:
+        return self._classes[1]
 
 
 def _run_on(image, box, spacing_kji, model, task: Task, dev, tta: bool) -> _Crop:
@@ -279,8 +295,7 @@ def _search_lv(image, spacing_kji, model, task: Task, dev) -> Tuple[Optional[Tup
         return None, 0.0, len(windows)
     best_box, best = None, -1.0
     for box in windows:
-        x, _ = _to_working(image[box], spacing_kji, task.spacing_mm)
-        score = lv_plausibility(predict(model, task, x[None], dev)[0].numpy())
+        score = _run_on(image, box, spacing_kji, model, task, dev, tta=False).plausibility
         if score > best:
             best_box, best = box, score
     return best_box, best, len(windows)
@@ -313,32 +328,26 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
         else:
             warnings.append("the LV localizer found no LV; the whole image was searched")
     dev = pick_device(device)
-    best = None  # (plausibility, candidate index, box, probabilities on the working grid, disagreement)
+    crop, chosen = None, 0
     for i, box in enumerate(boxes):
         progress(0.15 + 0.6 * i / len(boxes), f"myocardium: {method}" + (f" (LV candidate {i + 1})" if i else ""))
-        x, _ = _to_working(image[box], spacing_kji, task.spacing_mm)
-        probs_work, unc_work = predict(model, task, x[None], dev, tta)
-        score = 0.0
+        candidate = _run_on(image, box, spacing_kji, model, task, dev, tta)
         if len(boxes) > 1:
-            score = lv_plausibility(probs_work.numpy())
-            loc["candidates"][i]["lv_plausibility"] = round(score, 3)
-        # The localizer's strongest candidate stands unless another is clearly more LV-like.
-        if best is None or score > best[0] + SWITCH_MARGIN:
-            best = (score, i, box, probs_work, unc_work)
-    _, chosen, box, probs_work, unc_work = best
+            loc["candidates"][i]["lv_plausibility"] = round(candidate.plausibility, 3)
+            # The localizer's strongest candidate stands unless another is clearly more LV-like.
+            if crop is not None and candidate.plausibility <= crop.plausibility + SWITCH_MARGIN:
+                continue
+        crop, chosen = candidate, i
     if localized:
         loc["chosen"] = chosen
-        loc["box_kji"] = [[s.start, s.stop] for s in box]
         if chosen:
             warnings.append(f"the LV localizer's strongest candidate did not look like an LV to the {method} "
                             f"myocardium model; candidate {chosen + 1} of {len(boxes)} was used (check the LV position)")
-    crop = _Crop(image, box, probs_work, unc_work)
-    if localized:
         crop, loc["recentred"] = _recentred(image, spacing_kji, model, task, dev, tta, crop)
         # An output that does not look like an LV (on EMIDEC's training exams, every exam whose LV
         # was missed scored < 0.75) starts a search with windows over the image; a window is taken
         # only when its output clearly is one.
-        score = lv_plausibility(crop.probs_work.numpy())
+        score = crop.plausibility
         loc["lv_plausibility"] = round(score, 3)
         if score < LOW_PLAUSIBILITY:
             progress(0.5, "myocardium: the LV found does not look like one; searching the image")
