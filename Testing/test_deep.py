@@ -287,10 +287,16 @@ def test_an_implausible_lv_starts_a_search_of_the_image(lowres_case, monkeypatch
     corner = tuple(slice(0, max(4, n // 4)) for n in image.shape)
     assert not wall[corner].any()
     monkeypatch.setattr(infer, "localize_candidates", lambda *a, **k: ([(corner, 900.0)], {"model": "stub"}))
-    codes, _, details, warnings = infer.segment_myocardium(image, spacing, "cmpunet", device="cpu")
+    steps = []
+    codes, _, details, warnings = infer.segment_myocardium(image, spacing, "cmpunet", device="cpu",
+                                                           progress=lambda f, m: steps.append((f, m)))
     loc = details["localizer"]
     assert loc["lv_plausibility"] < infer.LOW_PLAUSIBILITY and loc["searched"]
     assert 1 < loc["search"]["windows"] <= infer.MAX_SEARCH_WINDOWS
+    # a search takes tens of seconds on real images: the user sees it advance
+    searching = [(f, m) for f, m in steps if "searching the image for the LV (window" in m]
+    assert searching and [f for f, _ in searching] == sorted(f for f, _ in searching)
+    assert all(m.endswith(f"of {loc['search']['windows']})") for _, m in searching)
     assert loc["search"]["best_lv_plausibility"] >= infer.SEARCH_ACCEPT
     assert any("a search of the image found a better one" in w for w in warnings)
     assert _dice(codes == L.MYOCARDIUM, wall) > 0.75

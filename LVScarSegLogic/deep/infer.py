@@ -287,14 +287,19 @@ def _search_windows(shape, spacing_kji) -> List[Tuple[slice, ...]]:
     return [(a, b, c) for a in axes[0] for b in axes[1] for c in axes[2]]
 
 
-def _search_lv(image, spacing_kji, model, task: Task, dev) -> Tuple[Optional[Tuple[slice, ...]], float, int]:
+def _search_lv(image, spacing_kji, model, task: Task, dev, progress=lambda f, m: None
+               ) -> Tuple[Optional[Tuple[slice, ...]], float, int]:
     """(box, plausibility, windows looked at): the most LV-like window of the image, or (None, 0,
-    n) when the image needs more than MAX_SEARCH_WINDOWS windows (large 3D volumes: too slow)."""
+    n) when the image needs more than MAX_SEARCH_WINDOWS windows (large 3D volumes: too slow).
+    Progress goes from 0.5 to 0.75: a search can take tens of seconds on a CPU."""
     windows = _search_windows(image.shape, spacing_kji)
     if len(windows) > MAX_SEARCH_WINDOWS:
         return None, 0.0, len(windows)
     best_box, best = None, -1.0
-    for box in windows:
+    for i, box in enumerate(windows):
+        if i % 10 == 0:
+            progress(0.5 + 0.25 * i / len(windows),
+                     f"myocardium: searching the image for the LV (window {i + 1} of {len(windows)})")
         score = _run_on(image, box, spacing_kji, model, task, dev, tta=False).plausibility
         if score > best:
             best_box, best = box, score
@@ -351,7 +356,7 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
         loc["lv_plausibility"] = round(score, 3)
         if score < LOW_PLAUSIBILITY:
             progress(0.5, "myocardium: the LV found does not look like one; searching the image")
-            found_box, found_score, n_windows = _search_lv(image, spacing_kji, model, task, dev)
+            found_box, found_score, n_windows = _search_lv(image, spacing_kji, model, task, dev, progress)
             loc["search"] = {"windows": n_windows, "best_lv_plausibility": round(found_score, 3)}
             if found_box is not None and found_score >= SEARCH_ACCEPT:
                 crop = _run_on(image, found_box, spacing_kji, model, task, dev, tta)
