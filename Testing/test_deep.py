@@ -76,6 +76,26 @@ def test_training_walls_are_drawn_like_an_observer():
     assert not (drawn[:, 0] != wall[:, 0])[:, far].any()
 
 
+def test_localizer_intensity_augmentation_keeps_the_order_of_tissue_brightness():
+    """The localizer's random intensity curve changes the ratios between tissues but never their
+    order (a brighter tissue stays brighter), and differs from sample to sample; the organ-scale
+    texture is a positive multiplicative field."""
+    import torch
+
+    from LVScarSegLogic.deep import data as D
+
+    gen = torch.Generator().manual_seed(0)
+    img = torch.rand(6, 1, 8, 16, 16) * 3 + 1
+    out = D.intensity_remap(img, gen, keep=0.0)
+    assert out.min() >= 0 and out.max() <= 1.0 + 1e-6
+    for before, after in zip(img.reshape(6, -1), out.reshape(6, -1)):
+        assert (after[torch.argsort(before)].diff() >= -1e-6).all()
+    medians = out.reshape(6, -1).median(1).values
+    assert medians.max() - medians.min() > 0.1  # a different curve for each sample
+    textured = D.clutter_field(out + 0.5, gen, probability=1.0)
+    assert (textured > 0).all() and not torch.allclose(textured, out + 0.5)
+
+
 def test_train_save_verify_and_fine_tune(train_dir, tmp_path):
     out = tmp_path / "scar-cnn.safetensors"
     r = run_cli(*_train_args(train_dir, "scar-cnn", out, 3))

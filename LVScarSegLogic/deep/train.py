@@ -108,6 +108,8 @@ def _dice(a: np.ndarray, b: np.ndarray) -> float:
 WALL_AUGMENTATION = ("wall mask drawn like an observer's (a voxel, sometimes two, inside or outside the true "
                      "border in smooth patches)")
 LEGACY_WALL_AUGMENTATION = "wall mask moved a voxel in or out"  # manifests without the field
+# The localizer's extra intensity augmentation (recorded in the manifest; older localizers lack it).
+LOCALIZER_AUGMENTATION = "a random increasing intensity curve and organ-scale multiplicative texture"
 VALIDATION_METRIC = {"localizer": "LV (cavity + wall) Dice", "myocardium": "LV wall Dice",
                      "scar": "infarct Dice, mean of given the true wall and given an observer-like wall"}
 
@@ -450,6 +452,7 @@ def write_model(cfg: TrainConfig, task: Task, weights: Dict[str, torch.Tensor], 
                      "validation_cases": len(val_cases), "validation_on": " + ".join(held_out) or "none",
                      "validation_metric": VALIDATION_METRIC[task.target],
                      **({"wall_augmentation": WALL_AUGMENTATION} if task.target == "scar" else {}),
+                     **({"intensity_augmentation": LOCALIZER_AUGMENTATION} if task.target == "localizer" else {}),
                      "history": state["history"], "seconds": round(seconds, 1),
                      "device": str(device), "processes": world, "seed": cfg.seed},
         "parameters": n_params, "size_bytes": out.stat().st_size, "created": time.strftime("%Y-%m-%d"),
@@ -477,7 +480,8 @@ def model_card(m: Dict, task: Task, uses_emidec: bool) -> str:
         + (f"; 2D, applied across array planes {m['planes']} and averaged" if m["dims"] == 2 else "") + ".",
         "", "## Training data", f"- {m['trained_on']}.",
         "- augmentation: rotation, scale 0.8-1.25 (voxel size), flips, gamma, contrast, coil-bias field, noise"
-        + (f"; {t.get('wall_augmentation', LEGACY_WALL_AUGMENTATION)}" if task.target == "scar" else "") + ".",
+        + (f"; {t.get('wall_augmentation', LEGACY_WALL_AUGMENTATION)}" if task.target == "scar" else "")
+        + (f"; {t['intensity_augmentation']}" if "intensity_augmentation" in t else "") + ".",
         f"- {t['steps']} steps, batch {t['batch']}, AdamW lr {t['lr']} (cosine), weight decay {t['weight_decay']}, "
         f"{t['processes']} process(es) on {t['device']}, {t['seconds']} s; best weights at step {t['best_step']}.",
         "", "## Intended use",
