@@ -224,9 +224,11 @@ def _random_affine(n: int, dims: int, gen: torch.Generator, device, rotate_deg: 
     return torch.cat([m, shift[..., None]], -1)
 
 
-def _smooth_field(n: int, shape, gen, device, amplitude: float) -> torch.Tensor:
-    """A smooth random multiplicative field exp(N(0, amplitude)) (coil bias)."""
-    coarse = torch.randn((n, 1) + (4,) * len(shape), generator=gen, device=device) * amplitude
+def _smooth_field(n: int, shape, gen, device, amplitude: float, grid: Optional[Tuple[int, ...]] = None
+                  ) -> torch.Tensor:
+    """A smooth random multiplicative field exp(N(0, amplitude)), interpolated from random values on
+    a coarse ``grid`` (default 4 per axis: the coil bias)."""
+    coarse = torch.randn((n, 1) + (grid or (4,) * len(shape)), generator=gen, device=device) * amplitude
     mode = "bilinear" if len(shape) == 2 else "trilinear"
     return torch.exp(F.interpolate(coarse, size=tuple(shape), mode=mode, align_corners=False))
 
@@ -261,11 +263,9 @@ def clutter_field(img: torch.Tensor, gen: torch.Generator, amplitude: float = 0.
                   ) -> torch.Tensor:
     """``img`` times a random field exp(N(0, amplitude)) on a grid a sixth of the patch (organ-scale
     texture; the coil bias field is far smoother), for a fraction ``probability`` of the samples."""
-    n, dev, dims = img.shape[0], img.device, img.dim() - 2
-    coarse = torch.randn((n, 1) + tuple(max(2, s // 6) for s in img.shape[2:]), generator=gen, device=dev)
-    mode = "bilinear" if dims == 2 else "trilinear"
-    field = torch.exp(F.interpolate(coarse * amplitude, size=tuple(img.shape[2:]), mode=mode, align_corners=False))
-    on = (torch.rand(n, generator=gen, device=dev) < probability).float().view((n,) + (1,) * (dims + 1))
+    n, dev, shape = img.shape[0], img.device, img.shape[2:]
+    field = _smooth_field(n, shape, gen, dev, amplitude, grid=tuple(max(2, s // 6) for s in shape))
+    on = (torch.rand(n, generator=gen, device=dev) < probability).float().view((n,) + (1,) * (len(shape) + 1))
     return img * (1 + on * (field - 1))
 
 
