@@ -288,22 +288,23 @@ def _search_windows(shape, spacing_kji) -> List[Tuple[slice, ...]]:
 
 
 def _search_lv(image, spacing_kji, model, task: Task, dev, progress=lambda f, m: None
-               ) -> Tuple[Optional[Tuple[slice, ...]], float, int]:
-    """(box, plausibility, windows looked at): the most LV-like window of the image, or (None, 0,
-    n) when the image needs more than MAX_SEARCH_WINDOWS windows (large 3D volumes: too slow).
-    Progress goes from 0.5 to 0.75: a search can take tens of seconds on a CPU."""
+               ) -> Tuple[Optional[_Crop], int]:
+    """(crop, windows looked at): the network's output on the most LV-like window of the image
+    (without test-time augmentation), or (None, n) when the image needs more than
+    MAX_SEARCH_WINDOWS windows (large 3D volumes: too slow). Progress goes from 0.5 to 0.75: a
+    search can take tens of seconds on a CPU."""
     windows = _search_windows(image.shape, spacing_kji)
     if len(windows) > MAX_SEARCH_WINDOWS:
-        return None, 0.0, len(windows)
-    best_box, best = None, -1.0
+        return None, len(windows)
+    best: Optional[_Crop] = None
     for i, box in enumerate(windows):
         if i % 10 == 0:
             progress(0.5 + 0.25 * i / len(windows),
                      f"myocardium: searching the image for the LV (window {i + 1} of {len(windows)})")
-        score = _run_on(image, box, spacing_kji, model, task, dev, tta=False).plausibility
-        if score > best:
-            best_box, best = box, score
-    return best_box, best, len(windows)
+        window = _run_on(image, box, spacing_kji, model, task, dev, tta=False)
+        if best is None or window.plausibility > best.plausibility:
+            best = window
+    return best, len(windows)
 
 
 def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str = "auto", tta: bool = False,
@@ -356,10 +357,12 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
         loc["lv_plausibility"] = round(score, 3)
         if score < LOW_PLAUSIBILITY:
             progress(0.5, "myocardium: the LV found does not look like one; searching the image")
-            found_box, found_score, n_windows = _search_lv(image, spacing_kji, model, task, dev, progress)
+            found, n_windows = _search_lv(image, spacing_kji, model, task, dev, progress)
+            found_score = found.plausibility if found is not None else 0.0
             loc["search"] = {"windows": n_windows, "best_lv_plausibility": round(found_score, 3)}
-            if found_box is not None and found_score >= SEARCH_ACCEPT:
-                crop = _run_on(image, found_box, spacing_kji, model, task, dev, tta)
+            if found is not None and found_score >= SEARCH_ACCEPT:
+                # the window was scored without test-time augmentation; rerun it only when asked for
+                crop = _run_on(image, found.box, spacing_kji, model, task, dev, tta) if tta else found
                 crop, passes = _recentred(image, spacing_kji, model, task, dev, tta, crop)
                 loc["recentred"] += passes
                 loc["searched"] = True
