@@ -37,12 +37,16 @@ def _batch(cohort, out, *extra):
 def test_batch_outputs_summary_failures_and_resume_after_kill(cohort, tmp_path):
     out = tmp_path / "out"
     p = _batch(cohort, out)
+    # finished as the batch counts it: all three outputs written (the QA picture alone can be
+    # there while the case's last output is still being written)
+    finished_now = lambda: {f.name[: -len("_qa.png")] for f in out.glob("*_qa.png")  # noqa: E731
+                            if all((out / f.name.replace("_qa.png", ext)).exists() for ext in (".seg.nrrd", ".json"))}
     deadline = time.time() + 120
-    while time.time() < deadline and len(list(out.glob("*_qa.png"))) < 2:
+    while time.time() < deadline and len(finished_now()) < 2:
         time.sleep(0.1)
     os.killpg(p.pid, signal.SIGKILL)  # the batch and the case it is running, mid-way
     p.wait()
-    finished = {f.name[: -len("_qa.png")] for f in out.glob("*_qa.png")}
+    finished = finished_now()
     assert 2 <= len(finished) < 4
     stamps = {n: (out / f"{n}.seg.nrrd").stat().st_mtime_ns for n in finished if (out / f"{n}.seg.nrrd").exists()}
     p = _batch(cohort, out, "--jobs", "2")
