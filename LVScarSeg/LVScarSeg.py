@@ -293,9 +293,30 @@ class LVScarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.ui.resultsTable.resizeColumnsToContents()
             for w in report.get("warnings", []):
                 self.ui.logTextEdit.appendPlainText(f"warning: {w}")
+            licenses = command.license_lines(report)
+            for line in licenses:
+                self.ui.logTextEdit.appendPlainText(line)
+            self.ui.statusLabel.text = message + ("  " + "; ".join(licenses) if licenses else "")
+            if command.lv_in_doubt(report):
+                self._askForLvCenter()
         if bullseyePath and os.path.exists(bullseyePath):
             pixmap = qt.QPixmap(bullseyePath)
             self.ui.bullseyeLabel.setPixmap(pixmap.scaledToWidth(min(400, pixmap.width()), qt.Qt.SmoothTransformation))
+
+
+    def _askForLvCenter(self):
+        """The engine doubts the LV it found: offer the one-click fix, a point in the LV cavity."""
+        if not slicer.util.confirmYesNoDisplay(
+                "LVScarSeg is not sure it found the left ventricle (see the warnings in the log).\n\n"
+                "Click once inside the LV cavity, then press Apply again: the model starts there.\n\nPlace the point now?"):
+            return
+        p = self._parameterNode
+        if p.lvCenter is None:
+            p.lvCenter = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", "LV centre")
+        p.lvCenter.RemoveAllControlPoints()
+        self.ui.pointsCollapsibleButton.collapsed = False
+        slicer.modules.markups.logic().StartPlaceMode(0)
+        slicer.modules.markups.logic().SetActiveListID(p.lvCenter)
 
 
 class LVScarSegTest(ScriptedLoadableModuleTest):

@@ -27,6 +27,15 @@ def _measure_options(p) -> None:
     p.add_argument("--qa", metavar="PNG", help="draw a montage of slices with the contours over the image")
 
 
+def _models_option(parser) -> None:
+    from .models import DEFAULT_MODEL_SET, MODEL_SETS
+
+    parser.add_argument("--models", choices=MODEL_SETS, default=DEFAULT_MODEL_SET,
+                        help="which models the deep-learning methods use unless a --param names one: best (the "
+                             "best on real scans; today CC BY-NC-SA 4.0, non-commercial, trained on EMIDEC) or "
+                             "permissive (BSD-3-Clause models only)")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="lvscarseg", description="LV myocardium and scar segmentation for LGE cardiac MRI.")
     p.add_argument("--version", action="version", version=f"LVScarSeg {__version__}")
@@ -44,6 +53,9 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--remote", metavar="MASK", help="remote (healthy) myocardium mask for n-SD")
     s.add_argument("--report", metavar="REPORT.json", help="write the report JSON here")
     s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="for deep-learning methods")
+    s.add_argument("--lv-center", metavar="R,A,S", help="a point inside the LV cavity (RAS mm, as a Slicer markup "
+                   "gives it): automatic myocardium segmentation starts there instead of localizing the LV")
+    _models_option(s)
     _measure_options(s)
     s.add_argument("--uncertainty", metavar="MAP.nrrd", help="also write a float map of where the networks' "
                    "test-time-augmented predictions disagree (0 = agree; for QA); turns test-time augmentation on")
@@ -83,6 +95,7 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--split", choices=("all", "test"), default="all",
                    help="test: only the EMIDEC exams held out from training (other data: all cases)")
     b.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    _models_option(b)
     b.add_argument("-o", "--output-dir", default=".", metavar="DIR", help="where benchmark_<myocardium>.md/.csv go")
     b.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="parameter for every chosen method that has it, or METHOD.KEY=VALUE (repeatable)")
@@ -127,6 +140,8 @@ def _build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--cache", metavar="DIR", help="keep prepared cases here (.npz) for later runs")
     tr.add_argument("--init", metavar="MODEL.safetensors", help="start from this model's weights (fine-tuning, "
                     "e.g. a shipped model on your own labelled cases)")
+    tr.add_argument("--synth-appearance", action="store_true", help="myocardium tasks: draw each tissue's "
+                    "brightness anew per sample (blood darker or brighter than the wall, other organs re-ordered)")
     tr.add_argument("--license", default="BSD-3-Clause", help="recorded in the model card (EMIDEC data forces "
                     "CC-BY-NC-SA-4.0)")
 
@@ -140,6 +155,7 @@ def _build_parser() -> argparse.ArgumentParser:
     co.add_argument("--report", metavar="REPORT.json")
     co.add_argument("--no-sensitivity", action="store_true", help="skip the n-SD / FWHM threshold band")
     co.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    _models_option(co)
 
     ba = sub.add_parser("batch", help="segment every volume of a folder: .seg.nrrd, report and QA picture per case, "
                         "summary.csv; a rerun does only unfinished cases")
@@ -151,6 +167,7 @@ def _build_parser() -> argparse.ArgumentParser:
     ba.add_argument("--scar-method", metavar="NAME")
     ba.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
     ba.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    _models_option(ba)
 
     d = sub.add_parser("demo", help="make a phantom case, segment it and print the measurements")
     d.add_argument("out_dir", nargs="?", default="lvscarseg-demo", metavar="OUT_DIR")
@@ -164,7 +181,8 @@ def _cmd_segment(a, progress) -> int:
     report = segment(a.image, a.output, myocardium=a.myocardium, myocardium_method=a.myocardium_method,
                      scar_method=a.scar_method, params=a.param, seeds_ras=a.seed, remote=a.remote,
                      report_path=a.report, device=a.device, progress=progress, uncertainty_path=a.uncertainty,
-                     rv_insertion=a.rv_insertion, bullseye_path=a.bullseye, qa_path=a.qa)
+                     rv_insertion=a.rv_insertion, bullseye_path=a.bullseye, qa_path=a.qa, lv_center=a.lv_center,
+                     models=a.models)
     progress.done("segmentation written")
     print(summary_text(report))
     print(f"segmentation: {report['output']}")
@@ -261,7 +279,8 @@ def _cmd_models(a, progress) -> int:
         return 0
     print(f"model directory: {models_dir()}")
     for m in items:
-        print(f"  {m['name']:<24} {'ok' if m['verified'] else 'SHA-256 MISMATCH'}  {m['license']}  {m['path']}")
+        default = f"  default in --models {'/'.join(m['default_in'])}" if m["default_in"] else ""
+        print(f"  {m['name']:<27} {'ok' if m['verified'] else 'SHA-256 MISMATCH'}  {m['license']:<16}{default}")
     if not items:
         print("  (no models installed yet: deep-learning methods are not available in this version)")
     return 0
@@ -291,6 +310,7 @@ def _cmd_benchmark(a, progress) -> int:
         for m in owners:
             pairs[m.name].append(pair[len(m.name) + 1:] if key.startswith(m.name + ".") else pair)
     values = {m.name: registry.resolve_params([m], pairs[m.name])[m.name] for m in chosen}
+    registry.use_model_set(chosen, values, a.models)
     out = Path(a.output_dir)
     if not out.is_dir():
         raise InputError(f"{out}: output folder does not exist")
@@ -299,6 +319,7 @@ def _cmd_benchmark(a, progress) -> int:
         myo = registry.get(a.myocardium_method or registry.default_method("myocardium"), "myocardium")
         label = f"auto-{myo.name}"
         myo_values = registry.resolve_params([myo], myo_pairs)[myo.key]
+        registry.use_model_set([myo], {myo.key: myo_values}, a.models)
     elif a.myocardium_method or myo_pairs:
         raise InputError("--myocardium-method and myocardium-model parameters need --myocardium auto")
     rows = benchmark.run(a.data_dir, names, a.myocardium, progress=progress, params=values,
@@ -371,7 +392,7 @@ def _cmd_train(a, progress) -> int:
                       val_every=a.val_every, patience=a.patience, checkpoint_dir=a.checkpoint_dir,
                       checkpoint_every=a.checkpoint_every, resume=a.resume, device=a.device, seed=a.seed,
                       workers=a.workers, time_limit_s=a.time_limit, cache=a.cache, license=a.license,
-                      init=a.init)
+                      init=a.init, synth_appearance=a.synth_appearance)
     from .phantom.cases import PROTOCOLS
 
     bad = [p for p in cfg.protocols if p not in PROTOCOLS]
@@ -391,7 +412,7 @@ def _cmd_compare(a, progress) -> int:
 
     names = [m.strip() for m in a.methods.split(",") if m.strip()]
     result = compare.run(a.image, a.myocardium, names, a.output, a.agreement, a.report, a.device,
-                         not a.no_sensitivity, progress)
+                         not a.no_sensitivity, progress, models=a.models)
     progress.done("comparison finished")
     print(compare.summary_text(result))
     for label, path in (("consensus", a.output), ("agreement map", a.agreement), ("report", a.report)):
@@ -410,8 +431,8 @@ def _cmd_batch(a, progress) -> int:
     selected = [registry.get(a.scar_method or registry.default_method("scar"), "scar")]
     if not a.myocardium_dir:
         selected.append(registry.get(a.myocardium_method or registry.default_method("myocardium"), "myocardium"))
-    registry.resolve_params(selected, a.param)
-    args = ["--device", a.device] + sum((["--param", p] for p in a.param), [])
+    registry.use_model_set(selected, registry.resolve_params(selected, a.param), a.models)
+    args = ["--device", a.device, "--models", a.models] + sum((["--param", p] for p in a.param), [])
     if a.scar_method:
         args += ["--scar-method", a.scar_method]
     if a.myocardium_method:

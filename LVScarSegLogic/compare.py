@@ -30,12 +30,15 @@ def staple(masks: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def compare(image: np.ndarray, wall: np.ndarray, grid, method_names: Sequence[str], device: str = "auto",
-            sensitivity: bool = True, progress: Callable[[float, str], None] = lambda f, m: None) -> Dict[str, object]:
+            sensitivity: bool = True, progress: Callable[[float, str], None] = lambda f, m: None,
+            models: str = "best") -> Dict[str, object]:
     """Per-method results, consensus, agreement and the sensitivity band for one image and wall.
     Returns also the masks: ``consensus`` (bool) and ``agreement`` (uint8 counts), (k, j, i)."""
     if len(method_names) < 2:
         raise InputError("--methods: give at least two scar methods to compare")
     methods = [registry.get(m, "scar") for m in method_names]
+    values = {m.name: m.defaults() for m in methods}
+    model_files = registry.use_model_set(methods, values, models)
     v = grid.voxel_volume_ml
     wall_ml = float(wall.sum() * v)
     results, masks = [], []
@@ -44,7 +47,7 @@ def compare(image: np.ndarray, wall: np.ndarray, grid, method_names: Sequence[st
     for m in methods:
         progress(done / steps, f"method {m.name}")
         t = time.perf_counter()
-        res = run_scar_method(m, image, wall, grid, m.defaults(), device=device)
+        res = run_scar_method(m, image, wall, grid, values[m.name], device=device)
         inf = res.scar | (res.mvo if res.mvo is not None else False)
         masks.append(inf)
         results.append({"method": m.name, "scar_ml": float(inf.sum() * v), "scar_percent": 100.0 * inf.sum() / wall.sum(),
@@ -57,6 +60,8 @@ def compare(image: np.ndarray, wall: np.ndarray, grid, method_names: Sequence[st
             for a in masks]
     out: Dict[str, object] = {
         "lv_myocardium_ml": wall_ml,
+        "model_set": models,
+        "models": model_files,
         "methods": results,
         "consensus": {"method": "STAPLE (SimpleITK), probability > 0.5", "scar_ml": float(consensus.sum() * v),
                       "scar_percent": 100.0 * consensus.sum() / wall.sum()},
@@ -86,7 +91,7 @@ def compare(image: np.ndarray, wall: np.ndarray, grid, method_names: Sequence[st
 
 def run(image_path: str, myocardium: str, method_names: Sequence[str], output: Optional[str] = None,
         agreement_path: Optional[str] = None, report_path: Optional[str] = None, device: str = "auto",
-        sensitivity: bool = True, progress=lambda f, m: None) -> Dict[str, object]:
+        sensitivity: bool = True, progress=lambda f, m: None, models: str = "best") -> Dict[str, object]:
     """The command: read, compare, write the consensus segmentation, agreement map and report."""
     from .files import atomic_output, extension, sha256_of
     from .pipeline import OUTPUT_EXTENSIONS, check_outputs, load_image
@@ -108,7 +113,8 @@ def run(image_path: str, myocardium: str, method_names: Sequence[str], output: O
     wall = L.lv_myocardium(codes_in)
     if not wall.any():
         raise InputError(f"{myocardium}: the mask has no LV myocardium")
-    result = compare(vol.array.astype(np.float32), wall, vol.grid, method_names, device, sensitivity, progress)
+    result = compare(vol.array.astype(np.float32), wall, vol.grid, method_names, device, sensitivity, progress,
+                     models)
     masks = result.pop("masks")
     result["warnings"] = notes
     result["input"] = input_record(image_path, vol.grid)

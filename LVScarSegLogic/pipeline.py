@@ -55,11 +55,15 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
             remote: Optional[str] = None, report_path: Optional[str] = None, device: str = "auto",
             progress: Callable[[float, str], None] = lambda f, m: None,
             uncertainty_path: Optional[str] = None, rv_insertion: Sequence[str] = (),
-            bullseye_path: Optional[str] = None, qa_path: Optional[str] = None) -> Dict[str, object]:
+            bullseye_path: Optional[str] = None, qa_path: Optional[str] = None, lv_center: Optional[str] = None,
+            models: str = "best") -> Dict[str, object]:
     """Segment the myocardium (unless given) and the scar inside it; write OUT (and the report,
     and the uncertainty map); return the report.
 
-    ``device`` (auto/cpu/cuda) is for the deep-learning methods; the classical ones ignore it."""
+    ``device`` (auto/cpu/cuda) is for the deep-learning methods; the classical ones ignore it.
+    ``lv_center`` ("R,A,S" mm): a point in the LV cavity; the myocardium network starts there
+    instead of localizing the LV. ``models``: the model set (models.MODEL_SETS) that names every
+    model file not named by a parameter."""
     t0 = time.perf_counter()
     timing: Dict[str, float] = {}
     warnings: List[str] = []
@@ -83,6 +87,10 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
     if uncertainty_path and extension(uncertainty_path) not in (".nrrd", ".nii", ".nii.gz", ".mha"):
         raise InputError(f"{uncertainty_path}: the uncertainty map must be .nrrd, .nii, .nii.gz or .mha")
     values = registry.resolve_params(selected, params)
+    model_files = registry.use_model_set(selected, values, models)
+    center_ras = parse_ras(lv_center, "--lv-center") if lv_center else None
+    if center_ras is not None and myo_method is None:
+        warnings.append("--lv-center is for automatic myocardium segmentation; with --myocardium it is ignored")
     if uncertainty_path:  # the map is the disagreement of test-time augmentation
         if not any(m.family == "deep learning" for m in selected):
             raise InputError("--uncertainty needs a deep-learning method (a myocardium model or cnn/unet/cmpunet/gan)")
@@ -108,10 +116,16 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
     image_f32 = vol.array.astype(np.float32, copy=False)
     uncertainty = None
     if myo_method is not None:
+        center = {}
+        if center_ras is not None:
+            kji = grid.ras_to_kji_index(center_ras)
+            if not grid.contains_kji(kji):
+                raise InputError(f"--lv-center {lv_center}: the point lies outside the image")
+            center = {"lv_center_kji": kji}
         progress(0.05, f"myocardium: {myo_method.name}")
         codes_in, uncertainty, details, notes = myo_method.function()(
             image_f32, grid.spacing, device=device, progress=lambda f, m: progress(0.05 + 0.45 * f, m),
-            **values[myo_method.key])
+            **values[myo_method.key], **center)
         warnings.extend(notes)
         wall = L.lv_myocardium(codes_in)
         if not wall.any():
@@ -174,6 +188,8 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
         timing["total"] = time.perf_counter() - t0
         report = build_report(image, grid, codes, methods, warnings, timing, extra_inputs, output=output,
                               analysis=analysis)
+        report["model_set"] = models
+        report["models"] = model_files
         write_pictures(image_f32, codes, grid, analysis, bullseye_path, qa_path, Path(image).name)
         if uncertainty_path:
             from .volume import write_volume

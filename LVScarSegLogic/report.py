@@ -96,4 +96,12 @@ def summary_text(report: Dict[str, object]) -> str:
             for r in sorted(segs, key=lambda r: -r["scar_percent"])[:6]))
     for w in report.get("warnings", []):
         lines.append(f"warning: {w}")
+    lines.extend(model_license_lines(report.get("models", [])))
     return "\n".join(lines)
+
+
+def model_license_lines(models) -> List[str]:
+    """One line per model file a run used, with its license (a non-commercial one said so)."""
+    from .models import license_note
+
+    return [f"model: {m['name']} ({m['task']}), license {license_note(m['license'])}" for m in models]

@@ -205,8 +205,9 @@ def test_models_lists_and_verifies_model_files(tmp_path, monkeypatch):
 
 def test_shipped_models_verify_have_cards_and_carry_emidec_s_license():
     """Every model in Resources/Models passes its SHA-256 check and has a card; anything trained
-    on EMIDEC is CC BY-NC-SA and is never a default (the defaults stay BSD)."""
-    from LVScarSegLogic.models import model_path
+    on EMIDEC is CC BY-NC-SA; the "best" set (the default) takes the models that measure best on
+    real scans, the "permissive" set only BSD-licensed ones."""
+    from LVScarSegLogic.models import default_model_path, verified_manifest
 
     listed = json.loads(run_cli("models", "--json").out)
     assert len(listed) >= 15
@@ -216,7 +217,13 @@ def test_shipped_models_verify_have_cards_and_carry_emidec_s_license():
         assert (m["license"] == "CC-BY-NC-SA-4.0") == emidec, m["name"]
         assert "EMIDEC" in Path(m["model_card"]).read_text() or not emidec, m["name"]
     for task in ("lv-localizer", "myocardium-cmpunet", "scar-cmpunet"):
-        assert "emidec" not in model_path(task).name
+        assert verified_manifest(default_model_path(task, "permissive"))["license"] == "BSD-3-Clause", task
+        assert default_model_path(task).name == f"{task}-emidec.safetensors", task
+    by_name = {m["name"]: m for m in listed}
+    assert by_name["myocardium-cmpunet-emidec"]["default_in"] == ["best"]
+    assert by_name["myocardium-cmpunet"]["default_in"] == ["permissive"] and by_name["myocardium-cmpunet"]["permissive"]
+    assert by_name["myocardium-unet"]["default_in"] == ["best", "permissive"]
+    assert run_cli("segment", "x.nrrd", "-o", "y.seg.nrrd", "--models", "free").code == 2
 
 
 def test_phantom_command_writes_images_labels_and_manifest(tmp_path):

@@ -267,6 +267,14 @@ def test_a_more_lv_like_candidate_replaces_the_localizer_s_strongest(lowres_case
     assert _dice(codes == L.MYOCARDIUM, L.lv_myocardium(truth)) > 0.75
 
 
+# The localization logic is checked on a phantom with the phantom-trained (permissive) model,
+# whose outputs on phantoms are the best understood; the default ("best") set is EMIDEC-trained.
+def _phantom_model() -> str:
+    from LVScarSegLogic.models import default_model_path
+
+    return str(default_model_path("myocardium-cmpunet", "permissive"))
+
+
 def test_the_crop_is_recentred_on_the_lv_the_network_found(lowres_case, monkeypatch):
     """A localizer box that cuts the LV in half is redone around the LV the myocardium network
     found there: the whole wall comes back, and the report says the crop moved."""
@@ -282,7 +290,8 @@ def test_the_crop_is_recentred_on_the_lv_the_network_found(lowres_case, monkeypa
     monkeypatch.setattr(infer, "localize_candidates", lambda *a, **k: ([(half, 900.0)], {"model": "stub"}))
 
     def run():
-        codes, _, details, _ = infer.segment_myocardium(image, spacing, "cmpunet", device="cpu")
+        codes, _, details, _ = infer.segment_myocardium(image, spacing, "cmpunet", device="cpu",
+                                                        model_path=_phantom_model())
         return _dice(codes == L.MYOCARDIUM, wall), details["localizer"]
 
     monkeypatch.setattr(infer, "RECENTRE_PASSES", 0)
@@ -309,7 +318,8 @@ def test_an_implausible_lv_starts_a_search_of_the_image(lowres_case, monkeypatch
     monkeypatch.setattr(infer, "localize_candidates", lambda *a, **k: ([(corner, 900.0)], {"model": "stub"}))
     steps = []
     codes, _, details, warnings = infer.segment_myocardium(image, spacing, "cmpunet", device="cpu",
-                                                           progress=lambda f, m: steps.append((f, m)))
+                                                           progress=lambda f, m: steps.append((f, m)),
+                                                           model_path=_phantom_model())
     loc = details["localizer"]
     assert loc["lv_plausibility"] < infer.LOW_PLAUSIBILITY and loc["searched"]
     assert 1 < loc["search"]["windows"] <= infer.MAX_SEARCH_WINDOWS
@@ -322,7 +332,8 @@ def test_an_implausible_lv_starts_a_search_of_the_image(lowres_case, monkeypatch
     assert _dice(codes == L.MYOCARDIUM, wall) > 0.75
 
     monkeypatch.setattr(infer, "MAX_SEARCH_WINDOWS", 1)
-    codes, _, details, warnings = infer.segment_myocardium(image, spacing, "cmpunet", device="cpu")
+    codes, _, details, warnings = infer.segment_myocardium(image, spacing, "cmpunet", device="cpu",
+                                                           model_path=_phantom_model())
     assert "searched" not in details["localizer"] and not (codes == L.MYOCARDIUM).any()
     assert any("does not look like an LV" in w and "check its position" in w for w in warnings)
 
@@ -342,3 +353,71 @@ def test_shipped_model_cards_are_what_their_manifests_say():
         assert card == manifest.with_name(m["model_card"]).read_text(), manifest.name
         checked += 1
     assert checked >= 11
+
+
+def test_thick_slice_stacks_are_segmented_in_plane_on_their_own_slices():
+    """A stack whose slices lie > 3 pixels apart runs the 2D networks across its own slices (no
+    through-plane interpolation, one plane); a near-isotropic volume gets the multi-planar vote;
+    the report's sentence says which way ran."""
+    from LVScarSegLogic.deep import infer, prep
+    from LVScarSegLogic.deep.tasks import TASKS
+
+    cmp = TASKS["myocardium-cmpunet"]
+    stack = infer.inference_plan(cmp, (10.0, 1.5, 1.5))
+    assert stack.planes == (0,) and stack.spacing_mm == (10.0, 1.25, 1.25) and stack.thick_slices
+    assert "in-plane, slice by slice" in stack.description and "10 mm" in stack.description
+    assert prep.working_shape((6, 256, 256), (10.0, 1.5, 1.5), stack.spacing_mm) == (6, 307, 307)
+    sideways = infer.inference_plan(cmp, (1.4, 9.0, 1.4))  # slices along j: taken across that axis
+    assert sideways.planes == (1,) and sideways.spacing_mm[1] == 9.0
+    iso = infer.inference_plan(cmp, (2.0, 1.3, 1.3))
+    assert iso.planes == (0, 1, 2) and iso.spacing_mm == (1.25,) * 3 and "multi-planar" in iso.description
+    assert infer.inference_plan(TASKS["myocardium-unet"], (10.0, 1.5, 1.5)).planes == ()  # 3D stays 3D
+    assert stack.search_thresholds != iso.search_thresholds  # one plane is more confident than three
+    assert infer.thick_slice_axis((3.0, 1.0, 1.0)) is None and infer.thick_slice_axis((3.1, 1.0, 1.0)) == 0
+
+
+def test_a_given_lv_centre_replaces_the_localizer(lowres_case, monkeypatch):
+    """--lv-center: no localizer and no search; the crop is centred on the point and the LV that
+    holds it is kept, also when a bright structure elsewhere would look more like an LV."""
+    from LVScarSegLogic import labels as L
+    from LVScarSegLogic.deep import infer
+
+    def no_localizer(*a, **k):
+        raise AssertionError("the localizer must not run when the LV centre is given")
+
+    monkeypatch.setattr(infer, "localize_candidates", no_localizer)
+    image = lowres_case["array"].astype(np.float32)
+    truth = lowres_case["codes"]
+    spacing = tuple(reversed(lowres_case["grid"].spacing))
+    centre = tuple(float(np.mean(ax)) for ax in np.nonzero(truth == L.BLOODPOOL))
+    codes, _, details, _ = infer.segment_myocardium(image, spacing, "cmpunet", device="cpu", lv_center_kji=centre)
+    loc = details["localizer"]
+    assert loc["lv_center_kji"] == [round(c, 2) for c in centre] and "search" not in loc and loc["box_kji"]
+    assert _dice(codes == L.MYOCARDIUM, L.lv_myocardium(truth)) > 0.7
+    # the kept component is the one at the point, not the largest one
+    mask = np.zeros((20, 20, 20), bool)
+    mask[2:5, 2:5, 2:5] = True
+    mask[10:19, 10:19, 10:19] = True
+    assert infer._component_nearest(mask, (3, 3, 3)).sum() == 27
+    assert infer._component_nearest(mask, (7, 7, 7)).sum() == 27  # nearer to the small one
+    assert infer._component_nearest(mask, (14, 14, 14)).sum() == 729
+
+
+def test_lv_center_and_model_set_on_the_command_line(lowres_case, tmp_path):
+    """--lv-center outside the image and a non-permissive model under --models permissive are
+    input errors; the report lists every model file used with its license."""
+    from LVScarSegLogic.models import model_path
+
+    out, rep = tmp_path / "o.seg.nrrd", tmp_path / "r.json"
+    r = run_cli("--quiet", "segment", lowres_case["image"], "-o", out, "--lv-center", "9999,0,0", "--device", "cpu")
+    assert r.code == 2 and "--lv-center" in r.err and "outside the image" in r.err and not out.exists()
+    r = run_cli("--quiet", "segment", lowres_case["image"], "-o", out, "--models", "permissive", "--param",
+                f"myo_model={model_path('myocardium-cmpunet-emidec')}", "--device", "cpu")
+    assert r.code == 2 and "not permissive" in r.err and not out.exists()
+    r = run_cli("--quiet", "segment", lowres_case["image"], "-o", out, "--myocardium", lowres_case["label"],
+                "--models", "permissive", "--report", rep, "--device", "cpu")
+    assert r.code == 0, r.err
+    report = json.loads(rep.read_text())
+    assert report["model_set"] == "permissive"
+    assert [(m["task"], m["license"]) for m in report["models"]] == [("scar-cmpunet", "BSD-3-Clause")]
+    assert "license BSD-3-Clause" in r.out

@@ -124,6 +124,29 @@ def test_command_lines_progress_errors_and_report_rows(lowres_case, tmp_path):
     assert m[3] == "measure" and "--rv-insertion=0,0,0" in m
 
 
+def test_lv_centre_model_set_and_licenses_reach_the_engine_and_the_user():
+    """The LV-centre markup and the model set go on the command line (the centre only when the
+    myocardium is automatic); a report whose LV is in doubt asks for the centre; every model's
+    license is shown, a non-commercial one said so."""
+    from LVScarSegLib import command
+
+    cmd = command.segment_command("p", "i.nrrd", "o.seg.nrrd", "r.json", lv_center_ras=(-10.5, 20, 3),
+                                  models="permissive")
+    assert "--lv-center=-10.5,20,3" in cmd and cmd[cmd.index("--models") + 1] == "permissive"
+    given = command.segment_command("p", "i.nrrd", "o.seg.nrrd", "r.json", myocardium="m.nrrd",
+                                    lv_center_ras=(1, 2, 3))
+    assert not any(a.startswith("--lv-center") for a in given)
+    assert command.compare_command("p", "i", "m", ["strm", "fwhm"], "r.json", models="permissive")[-1] == "permissive"
+    doubt = {"methods": {"myocardium": {"name": "cmpunet"}},
+             "warnings": ["the LV found does not look like an LV to the cmpunet myocardium model (score 0.8)"]}
+    assert command.lv_in_doubt(doubt)
+    assert not command.lv_in_doubt({"methods": {"myocardium": {"name": "given"}}, "warnings": doubt["warnings"]})
+    assert not command.lv_in_doubt({"methods": {"myocardium": {"name": "cmpunet"}}, "warnings": []})
+    lines = command.license_lines({"models": [{"name": "a-emidec", "license": "CC-BY-NC-SA-4.0"},
+                                              {"name": "b", "license": "BSD-3-Clause"}]})
+    assert "non-commercial" in lines[0] and lines[1] == "model b: license BSD-3-Clause"
+
+
 def test_parameter_widgets_come_from_the_registry():
     from LVScarSegLib import widgets
 

@@ -35,15 +35,18 @@ inputs = form("inputsFormLayout", "".join([
                                          + prop("segmentationNodeSelectorVisible", "bool", "false"))),
 ]))
 combo_items = "".join(f'<item><property name="text"><string>{d}</string></property></item>' for d in ("auto", "cpu", "cuda"))
+model_items = "".join(f'<item><property name="text"><string>{d}</string></property></item>' for d in ("best", "permissive"))
 methods = form("methodsFormLayout", "".join([
     form_row(0, "Myocardium method:", w("QComboBox", "myocardiumMethodComboBox", prop("toolTip", "string", "Deep-learning model for the LV wall (when no myocardium is given)."))),
     form_row(1, "Scar method:", w("QComboBox", "scarMethodComboBox", prop("toolTip", "string", "Method that finds scar inside the myocardium."))),
     form_row(2, "Device:", w("QComboBox", "deviceComboBox", prop("toolTip", "string", "auto: the GPU when PyTorch sees one, else the CPU.") + dyn("device"), combo_items)),
-    form_row(3, "Method parameters:", w("QWidget", "methodParametersWidget", "", '<layout class="QFormLayout" name="methodParametersFormLayout"/>')),
+    form_row(3, "Models:", w("QComboBox", "modelsComboBox", prop("toolTip", "string", "best: the models that measure best on real scans (today CC BY-NC-SA 4.0, non-commercial: trained on EMIDEC); permissive: BSD-licensed models only.") + dyn("models"), model_items)),
+    form_row(4, "Method parameters:", w("QWidget", "methodParametersWidget", "", '<layout class="QFormLayout" name="methodParametersFormLayout"/>')),
 ]))
 points = form("pointsFormLayout", "".join([
     form_row(0, "Seed points:", node_combo("seedsSelector", ["vtkMRMLMarkupsFiducialNode"], "seeds", tip="Seeds inside enhanced scar (FWHM, region growing).")),
     form_row(1, "Remote myocardium:", node_combo("remoteSelector", ["vtkMRMLSegmentationNode"], "remoteSegmentation", tip="Healthy (remote) myocardium for n-SD; empty: found automatically.")),
+    form_row(3, "LV centre:", node_combo("lvCenterSelector", ["vtkMRMLMarkupsFiducialNode"], "lvCenter", tip="One point inside the LV cavity: the myocardium model starts there instead of searching for the LV (use it when the LV was not found).")),
     form_row(2, "RV insertion points:", node_combo("rvInsertionSelector", ["vtkMRMLMarkupsFiducialNode"], "rvInsertion", tip="Anterior and inferior RV insertion points for the AHA segments; empty: found in the image.")),
 ]))
 output = form("outputFormLayout", "".join([
@@ -77,7 +80,7 @@ connections = "".join(
     f"<connection><sender>LVScarSeg</sender><signal>mrmlSceneChanged(vtkMRMLScene*)</signal><receiver>{r}</receiver>"
     f"<slot>setMRMLScene(vtkMRMLScene*)</slot></connection>"
     for r in ("inputVolumeSelector", "myocardiumSelector", "myocardiumSegmentSelector", "seedsSelector", "remoteSelector",
-              "rvInsertionSelector", "outputSelector"))
+              "rvInsertionSelector", "lvCenterSelector", "outputSelector"))
 doc = ('<?xml version="1.0" encoding="UTF-8"?>\n<ui version="4.0">\n <class>LVScarSeg</class>\n'
        f' <widget class="qMRMLWidget" name="LVScarSeg"><property name="geometry"><rect><x>0</x><y>0</y><width>420</width><height>900</height></rect></property>'
        f'<layout class="QVBoxLayout" name="verticalLayout">{body}<item><spacer name="verticalSpacer"><property name="orientation"><enum>Qt::Vertical</enum></property></spacer></item></layout></widget>\n'

@@ -15,10 +15,13 @@ def segment_command(python: str, image: str, output: str, report: str, myocardiu
                     myocardium_method: Optional[str] = None, scar_method: Optional[str] = None,
                     params: Optional[Dict[str, object]] = None, seeds_ras: Sequence[Sequence[float]] = (),
                     rv_insertion_ras: Sequence[Sequence[float]] = (), remote: Optional[str] = None,
-                    device: str = "auto", bullseye: Optional[str] = None) -> List[str]:
+                    device: str = "auto", bullseye: Optional[str] = None,
+                    lv_center_ras: Optional[Sequence[float]] = None, models: str = "best") -> List[str]:
     """argv for ``lvscarseg segment`` (run with Slicer's PythonSlicer). ``params``: {name: value}
-    as typed by the registry (bools become true/false)."""
-    cmd = [python, "-m", "LVScarSegLogic", "segment", image, "-o", output, "--report", report, "--device", device]
+    as typed by the registry (bools become true/false). ``lv_center_ras``: a point in the LV
+    cavity (automatic myocardium only); ``models``: the model set (best or permissive)."""
+    cmd = [python, "-m", "LVScarSegLogic", "segment", image, "-o", output, "--report", report, "--device", device,
+           "--models", models]
     if myocardium:
         cmd += ["--myocardium", myocardium]
     elif myocardium_method:
@@ -30,6 +33,8 @@ def segment_command(python: str, image: str, output: str, report: str, myocardiu
         cmd += ["--param", f"{name}={text}"]
     for p in seeds_ras:
         cmd.append(f"--seed={format_point(p)}")
+    if lv_center_ras is not None and not myocardium:
+        cmd.append(f"--lv-center={format_point(lv_center_ras)}")
     for p in rv_insertion_ras:
         cmd.append(f"--rv-insertion={format_point(p)}")
     if remote:
@@ -50,9 +55,9 @@ def measure_command(python: str, image: str, segmentation: str, report: str,
 
 
 def compare_command(python: str, image: str, myocardium: str, methods: Sequence[str], report: str,
-                    output: Optional[str] = None, device: str = "auto") -> List[str]:
+                    output: Optional[str] = None, device: str = "auto", models: str = "best") -> List[str]:
     cmd = [python, "-m", "LVScarSegLogic", "compare", image, "--myocardium", myocardium, "--methods",
-           ",".join(methods), "--report", report, "--device", device]
+           ",".join(methods), "--report", report, "--device", device, "--models", models]
     if output:
         cmd += ["-o", output]
     return cmd
@@ -75,6 +80,26 @@ def error_message(stderr_text: str, exit_code: int) -> str:
     if exit_code == 143:
         return "cancelled"
     return lines[-1] if lines else f"the engine stopped with exit code {exit_code}"
+
+
+# Warnings of the engine that mean "the LV may be elsewhere": the module then asks for the LV centre.
+LV_DOUBT_PHRASES = ("does not look like an LV", "found no LV", "check the LV position")
+
+
+def lv_in_doubt(report: Dict[str, object]) -> bool:
+    """True when an automatic run's report says the LV it found may not be the LV."""
+    return report.get("methods", {}).get("myocardium", {}).get("name") != "given" and any(
+        phrase in w for w in report.get("warnings", []) for phrase in LV_DOUBT_PHRASES)
+
+
+def license_lines(report: Dict[str, object]) -> List[str]:
+    """'model NAME: license ...' for every model file the run used (non-commercial ones said so)."""
+    lines = []
+    for m in report.get("models", []):
+        license_id = str(m.get("license") or "unknown license")
+        note = " (non-commercial use only; trained on EMIDEC)" if "NC" in license_id else ""
+        lines.append(f"model {m.get('name')}: license {license_id}{note}")
+    return lines
 
 
 def report_rows(report: Dict[str, object]) -> List[Tuple[str, str, str]]:

@@ -43,8 +43,10 @@ class LVScarSegParameterNode:
     seeds: Optional[slicer.vtkMRMLMarkupsFiducialNode] = None
     remoteSegmentation: Optional[slicer.vtkMRMLSegmentationNode] = None
     rvInsertion: Optional[slicer.vtkMRMLMarkupsFiducialNode] = None
+    lvCenter: Optional[slicer.vtkMRMLMarkupsFiducialNode] = None  # a point in the LV cavity: skips localization
     outputSegmentation: Optional[slicer.vtkMRMLSegmentationNode] = None
     device: Annotated[str, Choice(["auto", "cpu", "cuda"])] = "auto"
+    models: Annotated[str, Choice(["best", "permissive"])] = "best"  # the engine's --models
     replacePrevious: bool = True
     # set from code (combo boxes filled from the registry, generated parameter widgets)
     myocardiumSegmentID: str = ""
@@ -192,7 +194,8 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
             self.python(), image, os.path.join(folder, "result.seg.nrrd"), os.path.join(folder, "report.json"),
             myocardium=myocardium, myocardium_method=myocardiumMethod, scar_method=scarMethod, params=params,
             seeds_ras=self._points(p.seeds), rv_insertion_ras=self._points(p.rvInsertion), remote=remote,
-            device=p.device, bullseye=os.path.join(folder, "bullseye.png"))
+            device=p.device, bullseye=os.path.join(folder, "bullseye.png"),
+            lv_center_ras=(self._points(p.lvCenter) or [None])[0], models=p.models)
         self._start(cmd, {"kind": "segment", "folder": folder, "parameterNode": p})
 
     def startMeasure(self, p):
@@ -208,7 +211,7 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
         image = self._exportVolume(p.inputVolume, folder)
         seg = self._exportSegmentation(p.outputSegmentation, p.inputVolume, folder, "current")
         cmd = command.compare_command(self.python(), image, seg, methods, os.path.join(folder, "compare.json"),
-                                      os.path.join(folder, "consensus.seg.nrrd"), p.device)
+                                      os.path.join(folder, "consensus.seg.nrrd"), p.device, p.models)
         self._start(cmd, {"kind": "compare", "folder": folder, "parameterNode": p})
 
     def _start(self, cmd, job):

@@ -259,6 +259,42 @@ def intensity_remap(img: torch.Tensor, gen: torch.Generator, keep: float = 0.2) 
     return torch.where((torch.rand(n, generator=gen, device=dev) < keep).view(shape1), z, curved)
 
 
+def random_appearance(img: torch.Tensor, y: torch.Tensor, gen: torch.Generator, probability: float = 0.6
+                      ) -> torch.Tensor:
+    """Each tissue's brightness drawn anew (after Billot et al.'s SynthSeg, MedIA 2023: networks
+    trained on images of random contrast segment real scans of any contrast), for a fraction
+    ``probability`` of the samples. ``img`` (n, 1, *patch) normalized; ``y`` (n, *patch) the
+    myocardium task's classes (0 background, 1 blood pool, 2 LV wall).
+
+    - Blood pool and LV wall each get a new mean, uniform on [0, 1], independently: blood may
+      come out darker than the wall, the wall near zero or not. The voxels keep their deviation
+      from their class's mean, scaled by a random factor (0.5-1.5), so enhanced scar stays
+      brighter than healthy wall inside the wall.
+    - The background (every other organ) goes through a random piecewise-linear curve that need
+      not increase (7 knots with random values), which re-orders the surrounding tissues.
+    LGE order is then a tendency of the real samples, not a law of the training set."""
+    n, dev = img.shape[0], img.device
+    shape1 = (n,) + (1,) * (img.dim() - 1)
+    u = lambda *s: torch.rand(*s, generator=gen, device=dev)
+    cls = y[:, None]
+    z = img.clamp(-0.5, 2.0)
+    knots = u(n, 7)
+    pos = z.clamp(0, 1) * 6
+    i0 = pos.floor().long().clamp(0, 5)
+    g0 = torch.gather(knots, 1, i0.reshape(n, -1)).view_as(z)
+    g1 = torch.gather(knots, 1, (i0 + 1).reshape(n, -1)).view_as(z)
+    out = g0 + (g1 - g0) * (pos - i0)
+    dims = tuple(range(1, img.dim()))
+    for c in (1, 2):
+        m = (cls == c).float()
+        count = m.sum(dims).clamp_min(1.0)
+        mean = (z * m).sum(dims) / count
+        new = u(n).view(shape1) + (z - mean.view(shape1)) * (0.5 + u(n)).view(shape1)
+        out = torch.where(cls == c, new, out)
+    on = (u(n) < probability).view(shape1)
+    return torch.where(on, out, img)
+
+
 def clutter_field(img: torch.Tensor, gen: torch.Generator, amplitude: float = 0.3, probability: float = 0.7
                   ) -> torch.Tensor:
     """``img`` times a random field exp(N(0, amplitude)) on a grid a sixth of the patch (organ-scale
@@ -269,12 +305,14 @@ def clutter_field(img: torch.Tensor, gen: torch.Generator, amplitude: float = 0.
     return img * (1 + on * (field - 1))
 
 
-def augment(x: torch.Tensor, y: torch.Tensor, task: Task, gen: torch.Generator, strength: float = 1.0):
+def augment(x: torch.Tensor, y: torch.Tensor, task: Task, gen: torch.Generator, strength: float = 1.0,
+            synth: bool = False):
     """Geometry (rotation, scale 0.8-1.25, flips), intensity (gamma, contrast, coil bias, noise) and,
     for scar tasks, a wall mask moved about a voxel in or out as a human or a network would draw it
     (``observer_wall``); for the localizer also a random intensity curve and organ-scale texture
     (``intensity_remap``, ``clutter_field``): a localizer trained on phantoms without them found
-    the LV in none of EMIDEC's real exams."""
+    the LV in none of EMIDEC's real exams. ``synth``: myocardium tasks also get each tissue's
+    brightness drawn anew (``random_appearance``)."""
     n, dims, device = x.shape[0], task.dims, x.device
     u = lambda *s: torch.rand(*s, generator=gen, device=device)
     theta = _random_affine(n, dims, gen, device, 180.0 if dims == 2 else 15.0, (0.8, 1.25))
@@ -290,6 +328,9 @@ def augment(x: torch.Tensor, y: torch.Tensor, task: Task, gen: torch.Generator, 
     img = img + torch.randn(img.shape, generator=gen, device=device) * (u(n) * 0.08 * strength).view(shape1)
     if task.target == "localizer":
         img = clutter_field(intensity_remap(img, gen), gen)
+    elif task.target == "myocardium" and synth:
+        # before blur-free noise and bias would be nicer; after keeps the code to one place
+        img = clutter_field(random_appearance(img, y, gen), gen, probability=0.3)
     parts = [img]
     if task.target == "scar":
         parts.append(observer_wall((x[:, 1:2] > 0.5).float(), dims, gen))

@@ -7,9 +7,10 @@ CUDA with cuDNN's deterministic algorithms.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -37,12 +38,69 @@ RECENTRE_PASSES = 1
 RECENTRE_STABLE_IOU = 0.9
 # An LV whose plausibility (lv_plausibility) is below LOW_PLAUSIBILITY is searched for with
 # windows over the image; the best window is taken when it scores at least SEARCH_ACCEPT. Both
-# were chosen on the 68 EMIDEC training exams (held-out exams not looked at for the choice).
+# were chosen on the 68 EMIDEC training exams (held-out exams not looked at for the choice), for
+# the multi-planar vote. One plane is more confident than three averaged, so thick-slice stacks
+# (in-plane, slice by slice) have their own pair, chosen the same way: searching below 1.0 and
+# accepting from 1.35 gave the training exams 0.680 -> 0.734 (60 of them; flat from 1.0-1.05 and
+# 1.35-1.375), and no exam below wall Dice 0.3.
 LOW_PLAUSIBILITY = 0.75
 SEARCH_ACCEPT = 1.0
+THICK_SLICE_LOW_PLAUSIBILITY = 1.0
+THICK_SLICE_SEARCH_ACCEPT = 1.35
 SEARCH_WINDOW_MM = 120.0
 SEARCH_STRIDE_MM = 30.0
 MAX_SEARCH_WINDOWS = 150
+# A stack whose slices lie more than this many pixels apart is segmented the way it was acquired:
+# in-plane, slice by slice, on its own slices. Through-plane views of a 10 mm stack interpolated
+# to 1.25 mm are blends of neighbouring slices that no scanner made.
+THICK_SLICE_RATIO = 3.0
+
+
+def thick_slice_axis(spacing_kji) -> Optional[int]:
+    """The slice axis (0, 1 or 2 of k, j, i) of a thick-slice stack: the axis whose spacing is more
+    than THICK_SLICE_RATIO times every other axis's; None for a near-isotropic volume."""
+    s = np.asarray(spacing_kji, dtype=float)
+    axis = int(np.argmax(s))
+    return axis if s[axis] > THICK_SLICE_RATIO * np.delete(s, axis).max() else None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a network sees an input: the working spacing per axis (k, j, i; mm), the array axes a
+    2D network's slices are taken across (empty for 3D networks), and a sentence for the report."""
+    spacing_mm: Tuple[float, float, float]
+    planes: Tuple[int, ...]
+    description: str
+    thick_slices: bool = False
+
+    @property
+    def search_thresholds(self) -> Tuple[float, float]:
+        """(plausibility below which the image is searched, plausibility a search window needs)."""
+        if self.thick_slices:
+            return THICK_SLICE_LOW_PLAUSIBILITY, THICK_SLICE_SEARCH_ACCEPT
+        return LOW_PLAUSIBILITY, SEARCH_ACCEPT
+
+
+def inference_plan(task: Task, spacing_kji) -> Plan:
+    """Thick-slice stacks: a 2D network runs on the image's own slices (in-plane resampled to the
+    working spacing, never interpolated through-plane). Near-isotropic volumes: the task's planes
+    of an isotropic working grid (several planes: probabilities averaged). 3D networks: the
+    isotropic working grid."""
+    iso = (task.spacing_mm,) * 3
+    if task.dims == 3:
+        return Plan(iso, (), f"3D, on a {task.spacing_mm:g} mm grid")
+    axis = thick_slice_axis(spacing_kji)
+    if axis is not None:
+        spacing = list(iso)
+        spacing[axis] = float(spacing_kji[axis])
+        pixel = float(np.delete(np.asarray(spacing_kji, dtype=float), axis).max())
+        return Plan(tuple(spacing), (axis,), f"in-plane, slice by slice on the image's own slices (slice spacing "
+                    f"{spacing_kji[axis]:g} mm > {THICK_SLICE_RATIO:g} x the {pixel:g} mm pixel), "
+                    f"{task.spacing_mm:g} mm in-plane", thick_slices=True)
+    if len(task.planes) > 1:
+        return Plan(iso, task.planes, f"multi-planar: {len(task.planes)} planes of a {task.spacing_mm:g} mm grid, "
+                    "probabilities averaged")
+    return Plan(iso, task.planes, f"in-plane, slice by slice on a {task.spacing_mm:g} mm grid")
 
 
 def _configure(device: torch.device) -> None:
@@ -73,11 +131,12 @@ def _load(path: str, sha: str, device: str):
 
 
 def load_model(task_name: str, path: Optional[str] = None, device: str = "auto"):
-    """(model, task, manifest) for a task's shipped model or the model file ``path``."""
+    """(model, task, manifest) for the model file ``path``, or the task's default model (the
+    "best" model set; ``registry.use_model_set`` names the file for other sets)."""
     from ..files import sha256_of
-    from ..models import ENV_VAR, model_path
+    from ..models import ENV_VAR, default_model_path
 
-    p = Path(path) if path else model_path(task_name)
+    p = Path(path) if path else default_model_path(task_name)
     if not p.is_file():
         hint = f"train one with `lvscarseg train --task {task_name}`" + ("" if path else f" or set {ENV_VAR}")
         raise InputError(f"{p}: no {task_name} model file; {hint}")
@@ -97,8 +156,10 @@ def _forward(model, x: torch.Tensor, dims: int) -> torch.Tensor:
     return p[(slice(None), slice(None)) + undo]
 
 
-def _predict_once(model, task: Task, x: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Probabilities (classes, k, j, i) for one volume x (C, k, j, i)."""
+def _predict_once(model, task: Task, x: torch.Tensor, device: torch.device,
+                  planes: Optional[Tuple[int, ...]] = None) -> torch.Tensor:
+    """Probabilities (classes, k, j, i) for one volume x (C, k, j, i); a 2D network's slices are
+    taken across ``planes`` (default: the task's)."""
     if task.dims == 3:
         if x[0].numel() > WHOLE_VOLUME_MAX_VOXELS:
             from monai.inferers import sliding_window_inference
@@ -109,34 +170,35 @@ def _predict_once(model, task: Task, x: torch.Tensor, device: torch.device) -> t
             return torch.softmax(logits.float(), 1)[0].cpu()
         return _forward(model, x[None].to(device), 3)[0].cpu()
     total = None
-    for plane in task.planes:
+    planes = planes or task.planes
+    for plane in planes:
         xs = x.movedim(plane + 1, 0)  # (n slices, C, a, b)
         parts = [_forward(model, xs[s:s + SLICE_BATCH].to(device), 2).cpu() for s in range(0, xs.shape[0], SLICE_BATCH)]
         probs = torch.cat(parts, 0).movedim(0, plane + 1)  # (classes, k, j, i)
         total = probs if total is None else total + probs
-    return total / len(task.planes)
+    return total / len(planes)
 
 
-def predict(model, task: Task, x: torch.Tensor, device: torch.device, tta: bool = False
-            ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+def predict(model, task: Task, x: torch.Tensor, device: torch.device, tta: bool = False,
+            planes: Optional[Tuple[int, ...]] = None) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
     """(probabilities (classes, k, j, i), disagreement or None) for x (C, k, j, i) on the working grid.
 
     With ``tta`` the volume is also predicted mirrored along the in-plane axes; the probabilities
     are averaged and the disagreement is the largest per-class standard deviation across the
     mirrored predictions (0 = all agree), a map for visual QA."""
     if not tta:
-        return _predict_once(model, task, x, device), None
+        return _predict_once(model, task, x, device, planes), None
     flips = [(), (2,), (3,), (2, 3)]
     preds = []
     for f in flips:
         xi = x.flip([a for a in f]) if f else x
-        p = _predict_once(model, task, xi, device)
+        p = _predict_once(model, task, xi, device, planes)
         preds.append(p.flip([a for a in f]) if f else p)
     stack = torch.stack(preds)
     return stack.mean(0), stack.std(0, unbiased=False).amax(0)
 
 
-def _to_working(image: np.ndarray, spacing_kji, target_mm: float) -> Tuple[torch.Tensor, Tuple[int, ...]]:
+def _to_working(image: np.ndarray, spacing_kji, target_mm) -> Tuple[torch.Tensor, Tuple[int, ...]]:
     shape = prep.working_shape(image.shape, spacing_kji, target_mm)
     work = prep.resample(torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)), shape, "linear")
     return torch.from_numpy(prep.normalize(work.numpy())), shape
@@ -150,6 +212,30 @@ def _largest_component(mask: np.ndarray, weight: Optional[np.ndarray] = None) ->
         return mask
     scores = ndi.sum(weight if weight is not None else mask, labels, index=np.arange(1, n + 1))
     return labels == (int(np.argmax(scores)) + 1)
+
+
+def _component_nearest(mask: np.ndarray, point_kji: Sequence[float]) -> np.ndarray:
+    """The connected component of ``mask`` that holds the point (voxel index), else the nearest one."""
+    from scipy import ndimage as ndi
+
+    labels, n = ndi.label(mask)
+    if n <= 1:
+        return mask
+    idx = tuple(int(np.clip(round(p), 0, s - 1)) for p, s in zip(point_kji, mask.shape))
+    if labels[idx]:
+        return labels == labels[idx]
+    _, nearest = ndi.distance_transform_edt(labels == 0, return_indices=True)
+    return labels == labels[tuple(nearest[(slice(None),) + idx])]
+
+
+def _box_at(point_kji: Sequence[float], shape, spacing_kji) -> Tuple[slice, ...]:
+    """A SEARCH_WINDOW_MM box (clipped to the image) centred on a point (voxel index, k, j, i)."""
+    box = []
+    for p, n, sp in zip(point_kji, shape, spacing_kji):
+        half = SEARCH_WINDOW_MM / 2.0 / sp
+        lo, hi = int(np.floor(p - half)), int(np.ceil(p + half)) + 1
+        box.append(slice(max(lo, 0), min(hi, n)))
+    return tuple(box)
 
 
 def _box_iou(a: Tuple[slice, ...], b: Tuple[slice, ...]) -> float:
@@ -225,8 +311,9 @@ class _Crop:
     and the largest LV (blood pool + wall) component."""
 
     def __init__(self, image: np.ndarray, box: Tuple[slice, ...], probs_work: torch.Tensor,
-                 unc_work: Optional[torch.Tensor]):
+                 unc_work: Optional[torch.Tensor], point_kji: Optional[Sequence[float]] = None):
         self.image, self.box, self.probs_work, self.unc_work = image, box, probs_work, unc_work
+        self.point_kji = point_kji  # a reader's point in the LV (input index): its LV is kept
 
     @cached_property
     def plausibility(self) -> float:
@@ -236,6 +323,9 @@ class _Crop:
     def _classes(self) -> Tuple[np.ndarray, np.ndarray]:
         probs = prep.resample(self.probs_work, self.image[self.box].shape, "linear")
         cls = probs.argmax(0).numpy().astype(np.uint8)
+        if self.point_kji is not None:
+            local = [float(p) - b.start for p, b in zip(self.point_kji, self.box)]
+            return cls, _component_nearest(cls > 0, local)
         return cls, _largest_component(cls > 0, probs[1:].sum(0).numpy())
 
     @property
@@ -247,9 +337,10 @@ class _Crop:
         return self._classes[1]
 
 
-def _run_on(image, box, spacing_kji, model, task: Task, dev, tta: bool) -> _Crop:
-    x, _ = _to_working(image[box], spacing_kji, task.spacing_mm)
-    return _Crop(image, box, *predict(model, task, x[None], dev, tta))
+def _run_on(image, box, spacing_kji, model, task: Task, dev, tta: bool, point_kji=None) -> _Crop:
+    plan = inference_plan(task, spacing_kji)
+    x, _ = _to_working(image[box], spacing_kji, plan.spacing_mm)
+    return _Crop(image, box, *predict(model, task, x[None], dev, tta, plan.planes), point_kji=point_kji)
 
 
 def _recentred(image, spacing_kji, model, task: Task, dev, tta: bool, crop: _Crop) -> Tuple[_Crop, int]:
@@ -264,7 +355,7 @@ def _recentred(image, spacing_kji, model, task: Task, dev, tta: bool, crop: _Cro
         new_box = prep.box_around(found_lv, spacing_kji, LOCALIZER_MARGIN_MM)
         if _box_iou(new_box, crop.box) >= RECENTRE_STABLE_IOU:
             break
-        new = _run_on(image, new_box, spacing_kji, model, task, dev, tta)
+        new = _run_on(image, new_box, spacing_kji, model, task, dev, tta, crop.point_kji)
         if not new.lv.any():
             break
         crop, passes = new, passes + 1
@@ -309,12 +400,15 @@ def _search_lv(image, spacing_kji, model, task: Task, dev, progress=lambda f, m:
 
 def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str = "auto", tta: bool = False,
                        model_path: Optional[str] = None, localizer_path: Optional[str] = None,
-                       progress=lambda f, m: None, localize_lv: bool = True
+                       progress=lambda f, m: None, localize_lv: bool = True,
+                       lv_center_kji: Optional[Tuple[float, float, float]] = None
                        ) -> Tuple[np.ndarray, Optional[np.ndarray], Dict, List[str]]:
     """(codes (0 background, 1 blood pool, 2 LV wall) on the input grid, disagreement map or None,
     details, warnings) for a myocardium network ``method`` (unet, cmpunet, gan).
-    ``localize_lv`` False: the network searches the whole image (slower; for images that are
-    already a crop around the heart)."""
+    ``lv_center_kji``: a point inside the LV cavity (input voxel index, k, j, i), e.g. a reader's
+    click: no localizer, no search; the crop is centred there and the LV containing (or nearest
+    to) the point is kept. ``localize_lv`` False: the network searches the whole image (slower; for
+    images that are already a crop around the heart)."""
     from .. import labels as L
 
     warnings: List[str] = []
@@ -323,7 +417,10 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
     boxes: List[Tuple[slice, ...]] = [tuple(slice(0, n) for n in image.shape)]  # the whole image unless localized
     loc: Dict[str, object] = {"used": False}
     localized = False
-    if localize_lv:
+    if lv_center_kji is not None:
+        boxes = [_box_at(lv_center_kji, image.shape, spacing_kji)]
+        loc = {"used": False, "lv_center_kji": [round(float(v), 2) for v in lv_center_kji]}
+    elif localize_lv:
         progress(0.05, "locating the LV")
         found, loc = localize_candidates(image, spacing_kji, device, localizer_path)
         localized = bool(found)
@@ -337,7 +434,7 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
     crop, chosen = None, 0
     for i, box in enumerate(boxes):
         progress(0.15 + 0.6 * i / len(boxes), f"myocardium: {method}" + (f" (LV candidate {i + 1})" if i else ""))
-        candidate = _run_on(image, box, spacing_kji, model, task, dev, tta)
+        candidate = _run_on(image, box, spacing_kji, model, task, dev, tta, lv_center_kji)
         if len(boxes) > 1:
             loc["candidates"][i]["lv_plausibility"] = round(candidate.plausibility, 3)
             # The localizer's strongest candidate stands unless another is clearly more LV-like.
@@ -355,12 +452,13 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
         # only when its output clearly is one.
         score = crop.plausibility
         loc["lv_plausibility"] = round(score, 3)
-        if score < LOW_PLAUSIBILITY:
+        low, accept = inference_plan(task, spacing_kji).search_thresholds
+        if score < low:
             progress(0.5, "myocardium: the LV found does not look like one; searching the image")
             found, n_windows = _search_lv(image, spacing_kji, model, task, dev, progress)
             found_score = found.plausibility if found is not None else 0.0
             loc["search"] = {"windows": n_windows, "best_lv_plausibility": round(found_score, 3)}
-            if found is not None and found_score >= SEARCH_ACCEPT:
+            if found is not None and found_score >= accept:
                 # the window was scored without test-time augmentation; rerun it only when asked for
                 crop = _run_on(image, found.box, spacing_kji, model, task, dev, tta) if tta else found
                 crop, passes = _recentred(image, spacing_kji, model, task, dev, tta, crop)
@@ -370,8 +468,17 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
                                 f"(score {score:.2f}); a search of the image found a better one (check the LV position)")
             else:
                 warnings.append(f"the LV found does not look like an LV to the {method} myocardium model (score "
-                                f"{score:.2f}, usually > {LOW_PLAUSIBILITY}); check its position and the wall")
+                                f"{score:.2f}, usually > {low:g}); check its position and the wall")
         loc["box_kji"] = [[s.start, s.stop] for s in crop.box]
+    elif lv_center_kji is not None:
+        progress(0.5, "myocardium: the crop around the given LV centre")
+        crop, loc["recentred"] = _recentred(image, spacing_kji, model, task, dev, tta, crop)
+        loc["lv_plausibility"] = round(crop.plausibility, 3)
+        loc["box_kji"] = [[s.start, s.stop] for s in crop.box]
+        low = inference_plan(task, spacing_kji).search_thresholds[0]
+        if crop.plausibility < low:
+            warnings.append(f"the wall found around the given LV centre does not look like an LV to the {method} "
+                            f"myocardium model (score {crop.plausibility:.2f}, usually > {low:g}); check the wall")
     cls = crop.cls.copy()
     cls[~crop.lv] = 0
     codes = np.zeros(image.shape, np.uint8)
@@ -381,7 +488,8 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
         uncertainty = np.zeros(image.shape, np.float32)
         uncertainty[crop.box] = prep.resample(crop.unc_work, cls.shape, "linear").numpy()
     details = {"model": info.get("name"), "model_sha256": info.get("sha256"), "localizer": loc,
-               "working_spacing_mm": task.spacing_mm, "tta": tta}
+               "working_spacing_mm": task.spacing_mm, "inference": inference_plan(task, spacing_kji).description,
+               "tta": tta}
     if not (codes == L.MYOCARDIUM).any():
         warnings.append(f"the {method} myocardium model found no LV wall")
     return codes, uncertainty, details, warnings
@@ -389,13 +497,15 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
 
 def scar_probabilities(image: np.ndarray, wall: np.ndarray, spacing_kji, method: str, device: str = "auto",
                        tta: bool = False, model_path: Optional[str] = None):
-    """(probabilities (healthy, grayzone, scar, mvo) on the input grid, disagreement or None, manifest)
-    for a wall-cropped image and its wall mask."""
+    """(probabilities (healthy, grayzone, scar, mvo) on the input grid, disagreement or None, the
+    model's manifest with ``inference``: how the network saw the image) for a wall-cropped image
+    and its wall mask."""
     model, task, info = load_model(f"scar-{method}", model_path, device)
-    x, shape = _to_working(image, spacing_kji, task.spacing_mm)
+    plan = inference_plan(task, spacing_kji)
+    x, shape = _to_working(image, spacing_kji, plan.spacing_mm)
     wall_work = prep.resample(torch.from_numpy(wall.astype(np.float32)), shape, "linear") >= 0.5
     xw = torch.stack([x, wall_work.float()])
-    probs_work, unc_work = predict(model, task, xw, pick_device(device), tta)
+    probs_work, unc_work = predict(model, task, xw, pick_device(device), tta, plan.planes)
     probs = prep.resample(probs_work, image.shape, "linear")
     unc = prep.resample(unc_work, image.shape, "linear").numpy() if unc_work is not None else None
-    return probs.numpy(), unc, info
+    return probs.numpy(), unc, dict(info, inference=plan.description)

@@ -15,9 +15,11 @@ import torch
 import torch.nn.functional as F
 
 
-def working_shape(shape: Sequence[int], spacing_kji: Sequence[float], target_mm: float) -> Tuple[int, ...]:
-    """Voxels per axis on the working grid covering the same extent (at least 1)."""
-    return tuple(max(1, int(round(n * s / target_mm))) for n, s in zip(shape, spacing_kji))
+def working_shape(shape: Sequence[int], spacing_kji: Sequence[float], target_mm) -> Tuple[int, ...]:
+    """Voxels per axis on the working grid covering the same extent (at least 1); ``target_mm``
+    is one spacing for every axis or one per axis (k, j, i)."""
+    targets = np.broadcast_to(np.asarray(target_mm, dtype=float), (len(shape),))
+    return tuple(max(1, int(round(n * s / t))) for n, s, t in zip(shape, spacing_kji, targets))
 
 
 def resample(volume: torch.Tensor, shape: Sequence[int], mode: str = "linear") -> torch.Tensor:

@@ -66,6 +66,7 @@ class TrainConfig:
     cache: Optional[str] = None
     license: str = "BSD-3-Clause"
     init: Optional[str] = None  # start from this model file's weights (fine-tuning)
+    synth_appearance: bool = False  # myocardium tasks: each tissue's brightness drawn anew (data.random_appearance)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -110,6 +111,9 @@ WALL_AUGMENTATION = ("wall mask drawn like an observer's (a voxel, sometimes two
 LEGACY_WALL_AUGMENTATION = "wall mask moved a voxel in or out"  # manifests without the field
 # The localizer's extra intensity augmentation (recorded in the manifest; older localizers lack it).
 LOCALIZER_AUGMENTATION = "a random increasing intensity curve and organ-scale multiplicative texture"
+SYNTH_APPEARANCE = ("randomized appearance (SynthSeg-like) in 60 % of the samples: blood pool and LV wall each get a "
+                    "random mean brightness on [0, 1] (blood may be darker than the wall), the other tissues a "
+                    "random non-monotonic intensity curve; organ-scale texture in 30 %")
 VALIDATION_METRIC = {"localizer": "LV (cavity + wall) Dice", "myocardium": "LV wall Dice",
                      "scar": "infarct Dice, mean of given the true wall and given an observer-like wall"}
 
@@ -351,7 +355,7 @@ def _train(cfg, task, device, rank, world, say, t0) -> Dict[str, object]:
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, cfg, time.perf_counter() - t_loop)
         x, y = D.sample_batch(train_cases, task, per_rank_batch, rng)
-        x, y = D.augment(x.to(device), y.to(device), task, gen)
+        x, y = D.augment(x.to(device), y.to(device), task, gen, synth=cfg.synth_appearance)
         region = _region(x, task)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             logits = model(x)
@@ -453,6 +457,8 @@ def write_model(cfg: TrainConfig, task: Task, weights: Dict[str, torch.Tensor], 
                      "validation_metric": VALIDATION_METRIC[task.target],
                      **({"wall_augmentation": WALL_AUGMENTATION} if task.target == "scar" else {}),
                      **({"intensity_augmentation": LOCALIZER_AUGMENTATION} if task.target == "localizer" else {}),
+                     **({"intensity_augmentation": SYNTH_APPEARANCE}
+                        if cfg.synth_appearance and task.target == "myocardium" else {}),
                      "history": state["history"], "seconds": round(seconds, 1),
                      "device": str(device), "processes": world, "seed": cfg.seed},
         "parameters": n_params, "size_bytes": out.stat().st_size, "created": time.strftime("%Y-%m-%d"),

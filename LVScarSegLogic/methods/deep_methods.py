@@ -45,7 +45,8 @@ def _scar(method: str, inp: ScarInput, tta: bool = False, model: str = "", min_i
     infarct = remove_small(infarct, int(np.ceil(min_infarct_mm3 / voxel_mm3)))
     mvo = (cls == 3) & infarct & wall
     gray = (cls == 1) & wall & ~infarct
-    details = {"model": info.get("name"), "model_sha256": info.get("sha256"), "tta": tta,
+    details = {"model": info.get("name"), "model_sha256": info.get("sha256"), "inference": info.get("inference"),
+               "tta": tta,
                "probability_classes": ["healthy", "grayzone", "scar", "mvo"]}
     warnings = []
     outside = int((infarct & ~wall).sum())
@@ -64,15 +65,16 @@ scar_gan = partial(_scar, "gan")
 
 
 def _myocardium(method: str, image: np.ndarray, spacing_ijk, device: str = "auto", progress=lambda f, m: None,
-                myo_tta: bool = False, myo_model: str = "", localizer_model: str = "", localize: bool = True
-                ) -> Tuple[np.ndarray, Optional[np.ndarray], Dict, List[str]]:
-    """(codes: 0 background, 1 blood pool, 2 LV wall; disagreement map or None; details; warnings)."""
+                myo_tta: bool = False, myo_model: str = "", localizer_model: str = "", localize: bool = True,
+                lv_center_kji=None) -> Tuple[np.ndarray, Optional[np.ndarray], Dict, List[str]]:
+    """(codes: 0 background, 1 blood pool, 2 LV wall; disagreement map or None; details; warnings).
+    ``lv_center_kji``: a point in the LV cavity (voxel index k, j, i): no localization."""
     _require_torch(method)  # before importing anything that imports torch
     from ..deep.infer import segment_myocardium
 
     spacing_kji = np.asarray(spacing_ijk, dtype=float)[::-1]
     return segment_myocardium(image, spacing_kji, method, device, myo_tta, myo_model or None,
-                              localizer_model or None, progress, localize)
+                              localizer_model or None, progress, localize, lv_center_kji)
 
 
 myocardium_unet = partial(_myocardium, "unet")

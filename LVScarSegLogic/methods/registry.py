@@ -98,6 +98,13 @@ class Method:
     def defaults(self) -> Dict[str, Any]:
         return {p.name: p.default for p in self.params}
 
+    def model_tasks(self) -> Dict[str, str]:
+        """{parameter: model task} of the method's model-file parameters (empty: the model set's
+        file for that task is used)."""
+        tasks = {"model": f"{self.target}-{self.name}", "myo_model": f"myocardium-{self.name}",
+                 "localizer_model": "lv-localizer"}
+        return {p.name: tasks[p.name] for p in self.params if p.type == "path" and p.name in tasks}
+
     def function(self) -> Callable:
         module_name, func_name = self.entry.split(":")
         module = importlib.import_module(f"{__package__}.{module_name}")
@@ -148,6 +155,33 @@ def get(name: str, target: str) -> Method:
 def default_method(target: str) -> Optional[str]:
     _load_declarations()
     return _DEFAULTS.get(target)
+
+
+def use_model_set(selected: Sequence[Method], values: Dict[str, Dict[str, Any]], model_set: str
+                  ) -> List[Dict[str, Any]]:
+    """Name the model file of every empty model parameter of the selected methods from the model
+    set (``--models``), in place, and check every model file against it (a permissive run refuses
+    a non-permissive file, also one named explicitly). Returns one entry per model file: task,
+    parameter, name, path, license. Nothing here needs torch."""
+    from pathlib import Path
+
+    from ..models import check_license, default_model_path
+
+    used = []
+    for m in selected:
+        if m.key not in values:
+            continue
+        for param, task in m.model_tasks().items():
+            if param == "localizer_model" and not values[m.key].get("localize", True):
+                continue
+            path = values[m.key].get(param) or str(default_model_path(task, model_set))
+            values[m.key][param] = path
+            if not Path(path).is_file():
+                continue  # the method reports the missing file in its own words when it runs
+            info = check_license(path, model_set)
+            used.append({"task": task, "method": m.key, "parameter": param, "name": info.get("name"),
+                         "path": str(Path(path).resolve()), "license": info.get("license")})
+    return used
 
 
 def resolve_params(selected: Sequence[Method], pairs: Sequence[str]) -> Dict[str, Dict[str, Any]]:
