@@ -81,19 +81,19 @@ benchmark-deep: $(STAMP)
 	mkdir -p benchmarks/results/deep
 	$(BIN)/lvscarseg --quiet phantom build/deep-bench --cases 10 --seed 7000
 	$(BIN)/lvscarseg benchmark build/deep-bench --methods cnn,unet,cmpunet,gan,random-forest --myocardium truth \
-	  -o benchmarks/results/deep
+	  --models permissive -o benchmarks/results/deep
 	$(BIN)/lvscarseg benchmark build/deep-bench --methods cmpunet,random-forest --myocardium observer \
-	  -o benchmarks/results/deep
+	  --models permissive -o benchmarks/results/deep
 	for m in cmpunet unet gan; do $(BIN)/lvscarseg benchmark build/deep-bench --methods cmpunet,random-forest \
-	  --myocardium auto --myocardium-method $$m -o benchmarks/results/deep || exit 1; done
-	$(BIN)/lvscarseg benchmark $(EMIDEC) --split test --methods cmpunet --myocardium auto \
+	  --myocardium auto --myocardium-method $$m --models permissive -o benchmarks/results/deep || exit 1; done
+	$(BIN)/lvscarseg benchmark build/deep-bench --methods cmpunet --myocardium auto -o benchmarks/results/deep
+	$(BIN)/lvscarseg benchmark $(EMIDEC) --split test --methods cmpunet --myocardium auto --models permissive \
 	  -o benchmarks/results/deep/emidec
 	$(BIN)/lvscarseg benchmark $(EMIDEC) --split test --methods cmpunet --myocardium auto \
-	  --param myo_model=Resources/Models/myocardium-cmpunet-emidec.safetensors \
-	  --param localizer_model=Resources/Models/lv-localizer-emidec.safetensors \
-	  --param model=Resources/Models/scar-cmpunet-emidec.safetensors -o benchmarks/results/deep/emidec-variant
-	$(BIN)/lvscarseg benchmark $(EMIDEC) --split test --methods cmpunet --myocardium truth \
-	  --param model=Resources/Models/scar-cmpunet-emidec.safetensors -o benchmarks/results/deep/emidec-variant
+	  -o benchmarks/results/deep/emidec-variant
+	$(BIN)/lvscarseg benchmark $(EMIDEC) --split test --methods cmpunet,otsu --myocardium truth \
+	  -o benchmarks/results/deep/emidec-variant
+	$(BIN)/python benchmarks/sparse_stack_speed.py
 	$(BIN)/python benchmarks/deep_speed.py --device auto
 
 clean:

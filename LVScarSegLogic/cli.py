@@ -327,6 +327,7 @@ def _cmd_benchmark(a, progress) -> int:
                          myocardium_params=myo_values)
     progress.done("benchmark finished")
     table = benchmark.summary_markdown(rows)
+    label += "" if a.models == "best" else f"-{a.models}"  # tables of the two model sets side by side
     write_text_atomic(out / f"benchmark_{label}.md", table)
     write_text_atomic(out / f"benchmark_{label}.csv", benchmark.rows_csv(rows))
     print(table)
