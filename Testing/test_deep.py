@@ -316,6 +316,7 @@ def test_an_implausible_lv_starts_a_search_of_the_image(lowres_case, monkeypatch
     corner = tuple(slice(0, max(4, n // 4)) for n in image.shape)
     assert not wall[corner].any()
     monkeypatch.setattr(infer, "localize_candidates", lambda *a, **k: ([(corner, 900.0)], {"model": "stub"}))
+    monkeypatch.setattr(infer, "SEARCH_TIME_LIMIT_S", 1e9)  # the whole search here; its time limit below
     steps = []
     codes, _, details, warnings = infer.segment_myocardium(image, spacing, "cmpunet", device="cpu",
                                                            progress=lambda f, m: steps.append((f, m)),
@@ -326,10 +327,27 @@ def test_an_implausible_lv_starts_a_search_of_the_image(lowres_case, monkeypatch
     # a search takes tens of seconds on real images: the user sees it advance
     searching = [(f, m) for f, m in steps if "searching the image for the LV (window" in m]
     assert searching and [f for f, _ in searching] == sorted(f for f, _ in searching)
-    assert all(m.endswith(f"of {loc['search']['windows']})") for _, m in searching)
+    import re
+
+    n = loc["search"]["windows"]
+    parsed = [re.search(r"window (\d+) of (\d+)(, about \d+ s left)?\)$", m) for _, m in searching]
+    assert all(p and int(p.group(2)) == n for p in parsed), (searching, n)
+    windows = infer._search_windows(image.shape, spacing)
+    assert len(windows) == n and windows[0] != windows[-1]
+    centre_of = lambda box: np.array([(s.start + s.stop) / 2 for s in box])  # noqa: E731
+    assert np.abs(centre_of(windows[0]) - np.array(image.shape) / 2).max() <= \
+        np.abs(centre_of(windows[-1]) - np.array(image.shape) / 2).max()  # centre first
+    assert all(p.group(3) for p in parsed[1:]) and loc["search"]["finished"]  # an estimate after the first
     assert loc["search"]["best_lv_plausibility"] >= infer.SEARCH_ACCEPT
     assert any("a search of the image found a better one" in w for w in warnings)
     assert _dice(codes == L.MYOCARDIUM, wall) > 0.75
+
+    # the search is bounded in time: it stops with the best window so far and says so
+    monkeypatch.setattr(infer, "SEARCH_TIME_LIMIT_S", 0.0)
+    _, _, details, warnings = infer.segment_myocardium(image, spacing, "cmpunet", device="cpu",
+                                                       model_path=_phantom_model())
+    assert details["localizer"]["search"]["windows"] == 1 and not details["localizer"]["search"]["finished"]
+    assert any("search for the LV stopped after 0 s" in w for w in warnings)
 
     monkeypatch.setattr(infer, "MAX_SEARCH_WINDOWS", 1)
     codes, _, details, warnings = infer.segment_myocardium(image, spacing, "cmpunet", device="cpu",

@@ -262,8 +262,15 @@ def test_deep_learning_reports_record_what_is_needed_to_reproduce_a_number(lowre
     r = json.loads(rep.read_text())
     assert r["software"]["version"] == __version__ and r["input"]["sha256"] == sha256_of(lowres_case["image"])
     myo, scar = r["methods"]["myocardium"], r["methods"]["scar"]
-    models = ROOT / "Resources" / "Models"
-    assert myo["details"]["model_sha256"] == json.loads((models / "myocardium-cmpunet.json").read_text())["sha256"]
-    assert myo["details"]["localizer"]["model_sha256"] == json.loads((models / "lv-localizer.json").read_text())["sha256"]
-    assert scar["details"]["model_sha256"] == json.loads((models / "scar-cmpunet.json").read_text())["sha256"]
+    from LVScarSegLogic.models import default_model_path
+
+    def sha(task):  # the default ("best") model set's file for the task
+        return json.loads(default_model_path(task).with_suffix(".json").read_text())["sha256"]
+
+    assert myo["details"]["model_sha256"] == sha("myocardium-cmpunet")
+    assert myo["details"]["localizer"]["model_sha256"] == sha("lv-localizer")
+    assert scar["details"]["model_sha256"] == sha("scar-cmpunet")
+    assert r["model_set"] == "best" and {m["task"] for m in r["models"]} == {"myocardium-cmpunet", "lv-localizer",
+                                                                               "scar-cmpunet"}
+    assert all(m["license"] and m["path"] == str(default_model_path(m["task"]).resolve()) for m in r["models"])
     assert scar["params"]["min_infarct_mm3"] == 30.0 and "tta" in scar["params"]

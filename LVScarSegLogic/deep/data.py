@@ -259,6 +259,21 @@ def intensity_remap(img: torch.Tensor, gen: torch.Generator, keep: float = 0.2) 
     return torch.where((torch.rand(n, generator=gen, device=dev) < keep).view(shape1), z, curved)
 
 
+def swap_brightness(image: np.ndarray, codes: np.ndarray, a: int = L.BLOODPOOL, b: int = L.MYOCARDIUM
+                    ) -> np.ndarray:
+    """``image`` with the mean brightness of two labelled tissues exchanged (EMIDEC codes ``a`` and
+    ``b``; default blood pool and healthy myocardium), each voxel keeping its deviation from its
+    tissue's mean: an LGE image with a dark blood pool next to a bright wall, the contrast order
+    permuted. Arrays (k, j, i); a test and a validation set for networks meant for any contrast."""
+    out = image.astype(np.float32, copy=True)
+    in_a, in_b = codes == a, codes == b
+    if in_a.any() and in_b.any():
+        mean_a, mean_b = float(image[in_a].mean()), float(image[in_b].mean())
+        out[in_a] += mean_b - mean_a
+        out[in_b] += mean_a - mean_b
+    return out
+
+
 def random_appearance(img: torch.Tensor, y: torch.Tensor, gen: torch.Generator, probability: float = 0.6
                       ) -> torch.Tensor:
     """Each tissue's brightness drawn anew (after Billot et al.'s SynthSeg, MedIA 2023: networks

@@ -50,6 +50,7 @@ THICK_SLICE_SEARCH_ACCEPT = 1.35
 SEARCH_WINDOW_MM = 120.0
 SEARCH_STRIDE_MM = 30.0
 MAX_SEARCH_WINDOWS = 150
+SEARCH_TIME_LIMIT_S = 30.0  # the search stops here with the best window so far (a bounded worst case)
 # A stack whose slices lie more than this many pixels apart is segmented the way it was acquired:
 # in-plane, slice by slice, on its own slices. Through-plane views of a 10 mm stack interpolated
 # to 1.25 mm are blends of neighbouring slices that no scanner made.
@@ -364,7 +365,7 @@ def _recentred(image, spacing_kji, model, task: Task, dev, tta: bool, crop: _Cro
 
 def _search_windows(shape, spacing_kji) -> List[Tuple[slice, ...]]:
     """Boxes of SEARCH_WINDOW_MM (or the whole axis when shorter) every SEARCH_STRIDE_MM, the
-    last one flush with the far edge."""
+    last one flush with the far edge, nearest the image centre first."""
     axes = []
     for n, sp in zip(shape, spacing_kji):
         w = int(round(SEARCH_WINDOW_MM / sp))
@@ -375,27 +376,41 @@ def _search_windows(shape, spacing_kji) -> List[Tuple[slice, ...]]:
         if starts[-1] != n - w:
             starts.append(n - w)
         axes.append([slice(a, a + w) for a in starts])
-    return [(a, b, c) for a in axes[0] for b in axes[1] for c in axes[2]]
+    boxes = [(a, b, c) for a in axes[0] for b in axes[1] for c in axes[2]]
+    # centre first: the heart is usually near the middle of the field of view, and a search cut
+    # short by its time limit has then looked where the LV most likely is
+    centre = [n / 2.0 for n in shape]
+    return sorted(boxes, key=lambda box: sum(((s.start + s.stop) / 2.0 - c) ** 2 * sp ** 2
+                                              for s, c, sp in zip(box, centre, spacing_kji)))
 
 
-def _search_lv(image, spacing_kji, model, task: Task, dev, progress=lambda f, m: None
-               ) -> Tuple[Optional[_Crop], int]:
-    """(crop, windows looked at): the network's output on the most LV-like window of the image
-    (without test-time augmentation), or (None, n) when the image needs more than
-    MAX_SEARCH_WINDOWS windows (large 3D volumes: too slow). Progress goes from 0.5 to 0.75: a
-    search can take tens of seconds on a CPU."""
+def _search_lv(image, spacing_kji, model, task: Task, dev, progress=lambda f, m: None,
+               time_limit_s: float = None) -> Tuple[Optional[_Crop], int, bool]:
+    """(crop, windows looked at, finished): the network's output on the most LV-like window of the
+    image (without test-time augmentation), or (None, n, False) when the image needs more than
+    MAX_SEARCH_WINDOWS windows (large 3D volumes: too slow). The search stops after
+    ``time_limit_s`` (default SEARCH_TIME_LIMIT_S) with the best window so far (finished False).
+    Progress goes from 0.5 to 0.75 and says how long the rest will take, from the windows so far."""
+    import time
+
+    limit = SEARCH_TIME_LIMIT_S if time_limit_s is None else time_limit_s
     windows = _search_windows(image.shape, spacing_kji)
     if len(windows) > MAX_SEARCH_WINDOWS:
-        return None, len(windows)
+        return None, len(windows), False
     best: Optional[_Crop] = None
+    t0 = time.perf_counter()
     for i, box in enumerate(windows):
+        elapsed = time.perf_counter() - t0
+        if i and elapsed > limit:
+            return best, i, False
         if i % 10 == 0:
+            left = f", about {elapsed / i * (len(windows) - i):.0f} s left" if i else ""
             progress(0.5 + 0.25 * i / len(windows),
-                     f"myocardium: searching the image for the LV (window {i + 1} of {len(windows)})")
+                     f"myocardium: searching the image for the LV (window {i + 1} of {len(windows)}{left})")
         window = _run_on(image, box, spacing_kji, model, task, dev, tta=False)
         if best is None or window.plausibility > best.plausibility:
             best = window
-    return best, len(windows)
+    return best, len(windows), True
 
 
 def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str = "auto", tta: bool = False,
@@ -455,9 +470,12 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
         low, accept = inference_plan(task, spacing_kji).search_thresholds
         if score < low:
             progress(0.5, "myocardium: the LV found does not look like one; searching the image")
-            found, n_windows = _search_lv(image, spacing_kji, model, task, dev, progress)
+            found, n_windows, finished = _search_lv(image, spacing_kji, model, task, dev, progress)
             found_score = found.plausibility if found is not None else 0.0
-            loc["search"] = {"windows": n_windows, "best_lv_plausibility": round(found_score, 3)}
+            loc["search"] = {"windows": n_windows, "best_lv_plausibility": round(found_score, 3), "finished": finished}
+            if found is not None and not finished:
+                warnings.append(f"the search for the LV stopped after {SEARCH_TIME_LIMIT_S:g} s and {n_windows} windows "
+                                "(the best window so far was used if it looked like an LV)")
             if found is not None and found_score >= accept:
                 # the window was scored without test-time augmentation; rerun it only when asked for
                 crop = _run_on(image, found.box, spacing_kji, model, task, dev, tta) if tta else found

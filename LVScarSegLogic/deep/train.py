@@ -266,6 +266,11 @@ def load_data(cfg: TrainConfig, rank: int, world: int, progress) -> Tuple[List, 
         sources.append(f"{len(cases)} {what} from {Path(folder).name}")
     if not train:
         raise InputError("no training cases: give --phantoms N and/or --data DIR")
+    if cfg.synth_appearance and TASKS[cfg.task].target == "myocardium":
+        # a network trained for any contrast is also chosen on another contrast: each validation
+        # case once more with blood pool and wall brightness exchanged
+        val += [D.PreparedCase(f"{c.name}-permuted", D.swap_brightness(c.image, c.codes), c.codes, c.loc_image,
+                               c.loc_lv, f"{c.source}-permuted") for c in val]
     return train, val, sources
 
 
@@ -432,10 +437,13 @@ def write_model(cfg: TrainConfig, task: Task, weights: Dict[str, torch.Tensor], 
                 seconds: float, device, world: int, uses_emidec: bool, val_cases: Sequence = ()) -> Dict[str, object]:
     from ..files import sha256_of, write_text_atomic
 
+    permuted = sum(c.source.endswith("-permuted") for c in val_cases)
     n_phantoms = sum(c.source == "phantom" for c in val_cases)
     held_out = [f"{n_phantoms} held-out phantom cases"] if n_phantoms else []
-    if len(val_cases) > n_phantoms:
-        held_out.append(f"{len(val_cases) - n_phantoms} cases of the labelled data (1 in 8, not trained on)")
+    if len(val_cases) - permuted > n_phantoms:
+        held_out.append(f"{len(val_cases) - permuted - n_phantoms} cases of the labelled data (1 in 8, not trained on)")
+    if permuted:
+        held_out.append(f"the same {permuted} with blood pool and wall brightness exchanged")
 
     out = Path(cfg.output)
     if cfg.init:  # a model fine-tuned from an EMIDEC-trained one inherits its terms
