@@ -293,6 +293,10 @@ class LVScarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.ui.resultsTable.resizeColumnsToContents()
             for w in report.get("warnings", []):
                 self.ui.logTextEdit.appendPlainText(f"warning: {w}")
+            verdict = command.quality_text(report)
+            if verdict:
+                self.ui.logTextEdit.appendPlainText(verdict)
+                message = f"{message}  {verdict}"
             licenses = command.license_lines(report)
             for line in licenses:
                 self.ui.logTextEdit.appendPlainText(line)

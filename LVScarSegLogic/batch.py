@@ -20,7 +20,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 from .errors import InputError
 from .files import IMAGE_EXTENSIONS, csv_text, extension, write_text_atomic
 
-SUMMARY_KEYS = ["case", "status", "lv_myocardium_ml", "lv_mass_g", "scar_ml", "scar_percent", "mvo_ml", "grayzone_ml",
+SUMMARY_KEYS = ["case", "status", "quality", "quality_reasons", "lv_myocardium_ml", "lv_mass_g", "scar_ml", "scar_percent", "mvo_ml", "grayzone_ml",
                 "myocardium_method", "scar_method", "seconds", "warnings", "error"]
 
 
@@ -105,7 +105,7 @@ def run_batch(input_dir, out_dir, myocardium_dir=None, jobs: int = 1, segment_ar
             stale.unlink()
         t = time.perf_counter()
         r = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        if r.returncode == 0:
+        if r.returncode in (0, 3):  # 3: written, with a "failed" quality verdict in the report
             if o["error"].exists():
                 o["error"].unlink()
         else:
@@ -133,7 +133,10 @@ def summary_row(out: Path, name: str, seconds: Optional[float]) -> Dict[str, obj
     if o["report"].exists() and o["seg"].exists():
         rep = json.loads(o["report"].read_text())
         v = rep["volumes_ml"]
-        row.update(status="done", lv_myocardium_ml=round(v["lv_myocardium"], 3), lv_mass_g=round(rep["lv_mass_g"], 3),
+        verdict = rep.get("quality", {})
+        row.update(status="failed" if verdict.get("status") == "failed" else "done",
+                   quality=verdict.get("status", ""), quality_reasons=" | ".join(verdict.get("reasons", [])),
+                   lv_myocardium_ml=round(v["lv_myocardium"], 3), lv_mass_g=round(rep["lv_mass_g"], 3),
                    scar_ml=round(v["scar"], 3), scar_percent=round(rep["scar_percent"], 3), mvo_ml=round(v["mvo"], 3),
                    grayzone_ml=round(v["grayzone"], 3), myocardium_method=rep["methods"]["myocardium"]["name"],
                    scar_method=rep["methods"]["scar"]["name"],

@@ -82,7 +82,8 @@ def run(data_dir, method_names: Sequence[str], myocardium: str = "truth", progre
             t = time.perf_counter()
             try:
                 if wall.any():
-                    result = run_scar_method(m, image, wall, grid, values[m.name], device=device)
+                    result = run_scar_method(m, image, wall, grid, values[m.name], device=device,
+                                             wall_given=myo is None)
                 else:  # a myocardium model that found no wall: no scar either, and it is scored so
                     from .methods.base import ScarResult
                     result = ScarResult(scar=np.zeros_like(wall))

@@ -188,7 +188,16 @@ def _cmd_segment(a, progress) -> int:
     print(f"segmentation: {report['output']}")
     if a.report:
         print(f"report: {os.path.abspath(a.report)}")
-    return 0
+    return _quality_exit(report)
+
+
+def _quality_exit(report) -> int:
+    """3 when the result's quality verdict is "failed" (outputs are written; the numbers are not
+    to be trusted), else 0; the verdict is printed to stderr too, so a pipeline sees it."""
+    verdict = report.get("quality", {})
+    if verdict.get("status") != "ok":
+        print(f"lvscarseg: quality {verdict.get('status')}: " + "; ".join(verdict.get("reasons", [])), file=sys.stderr)
+    return 3 if verdict.get("status") == "failed" else 0
 
 
 def _cmd_measure(a, progress) -> int:
@@ -202,7 +211,7 @@ def _cmd_measure(a, progress) -> int:
         print(f"report: {os.path.abspath(a.report)}")
     else:
         sys.stdout.write(to_json(report))
-    return 0
+    return _quality_exit(report)
 
 
 def _fmt(v, spec=".3f"):

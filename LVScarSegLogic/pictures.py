@@ -31,8 +31,26 @@ def _segment_angle(seg: int) -> float:
     return 90.0 + 90.0 * (seg - 13)  # 13 top, 14 left (septal), 15 bottom, 16 right (lateral)
 
 
-def draw_bullseye(rows: List[Dict[str, object]], path, title: str = "") -> None:
-    """Two polar maps side by side: infarct % of each segment's myocardium, and mean transmurality."""
+def _banner(fig, text: str) -> None:
+    """A red band across the top of a figure: the result is uncertain or failed (quality.banner)."""
+    if text:
+        fig.text(0.5, 0.995, text if len(text) <= 110 else text[:107] + "...", ha="center", va="top", fontsize=9,
+                 color="white", bbox={"facecolor": "#c00000", "edgecolor": "none", "pad": 4})
+
+
+_NO_DATA = "#d9d9d9"
+
+
+def _segment_value(by_seg: Dict[int, Dict[str, object]], segment: int, key: str):
+    """(value, has data): a segment without myocardium voxels has no value to show."""
+    row = by_seg.get(segment, {})
+    return float(row.get(key, 0.0)), float(row.get("myocardium_ml", 0.0)) > 0.0
+
+
+def draw_bullseye(rows: List[Dict[str, object]], path, title: str = "", banner: str = "") -> None:
+    """Two polar maps side by side: infarct % of each segment's myocardium, and mean transmurality.
+    A segment with no myocardium in the data (a sparse stack misses its level) is grey, "no data",
+    never a 0 %."""
     plt = _pyplot()
     from matplotlib.patches import Circle, Wedge
 
@@ -44,17 +62,19 @@ def draw_bullseye(rows: List[Dict[str, object]], path, title: str = "") -> None:
     for ax, (key, label, vmax, fmt) in zip(axes, panels):
         for segs, r0, r1, width in _RINGS:
             for s in segs:
-                value = float(by_seg.get(s, {}).get(key, 0.0))
+                value, has_data = _segment_value(by_seg, s, key)
                 c = _segment_angle(s)
                 ax.add_patch(Wedge((0, 0), r1, c - width / 2, c + width / 2, width=r1 - r0,
-                                   facecolor=cmap(min(value / vmax, 1.0)), edgecolor="black", lw=1.2))
+                                   facecolor=cmap(min(value / vmax, 1.0)) if has_data else _NO_DATA,
+                                   hatch=None if has_data else "//", edgecolor="black", lw=1.2))
                 rad = np.radians(c)
                 rm = (r0 + r1) / 2
-                ax.text(rm * np.cos(rad), rm * np.sin(rad), f"{s}\n" + fmt.format(value),
-                        ha="center", va="center", fontsize=8)
-        value = float(by_seg.get(17, {}).get(key, 0.0))
-        ax.add_patch(Circle((0, 0), 0.25, facecolor=cmap(min(value / vmax, 1.0)), edgecolor="black", lw=1.2))
-        ax.text(0, 0, "17\n" + fmt.format(value), ha="center", va="center", fontsize=8)
+                ax.text(rm * np.cos(rad), rm * np.sin(rad), f"{s}\n" + (fmt.format(value) if has_data else "no data"),
+                        ha="center", va="center", fontsize=8 if has_data else 7)
+        value, has_data = _segment_value(by_seg, 17, key)
+        ax.add_patch(Circle((0, 0), 0.25, facecolor=cmap(min(value / vmax, 1.0)) if has_data else _NO_DATA,
+                            hatch=None if has_data else "//", edgecolor="black", lw=1.2))
+        ax.text(0, 0, "17\n" + (fmt.format(value) if has_data else "no data"), ha="center", va="center", fontsize=8)
         for text, xy in (("anterior", (0, 1.08)), ("inferior", (0, -1.1)), ("septal", (-1.12, 0)),
                          ("lateral", (1.12, 0))):
             ax.text(*xy, text, ha="center", va="center", fontsize=9, rotation=90 if text in ("septal", "lateral") else 0)
@@ -66,6 +86,7 @@ def draw_bullseye(rows: List[Dict[str, object]], path, title: str = "") -> None:
         sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, vmax))
         fig.colorbar(sm, ax=ax, fraction=0.04, pad=0.02)
     fig.suptitle(title or "AHA 17-segment bull's-eye")
+    _banner(fig, banner)
     _save(fig, path, plt)
 
 
@@ -104,15 +125,18 @@ def short_axis_slices(image: np.ndarray, codes: np.ndarray, grid, frame, n: int 
 
 
 def draw_qa(image: np.ndarray, codes: np.ndarray, spacing_ijk, path, title: str = "", max_slices: int = 12,
-            grid=None, frame=None) -> None:
+            grid=None, frame=None, banner: str = "") -> None:
     """A montage of up to ``max_slices`` slices through the LV with the segmentation's contours over
     the image: true short-axis planes (anterior up, septum left) when the LV frame is known,
-    otherwise slices of the image's k axis cropped to the heart."""
+    otherwise, and always for thick-slice stacks (whose planes between slices hold no data), the
+    acquired slices of the image's k axis cropped to the heart, named by their position."""
     plt = _pyplot()
-    if frame is not None and grid is not None:
+    sp = np.asarray(spacing_ijk, dtype=float)
+    thick = sp[2] > 3.0 * max(sp[0], sp[1])
+    if frame is not None and grid is not None and not thick:
         sa_img, sa_codes, names = short_axis_slices(image, codes, grid, frame, max_slices)
         return _montage(plt, sa_img, sa_codes, list(range(len(names))), names, (0, sa_img.shape[1], 0, sa_img.shape[2]),
-                        1.0, path, (title + " - short axis, anterior up, septum left").strip(" -"))
+                        1.0, path, (title + " - short axis, anterior up, septum left").strip(" -"), banner)
     wall = L.lv_myocardium(codes)
     ks = np.nonzero(wall.any((1, 2)))[0]
     if ks.size == 0:
@@ -126,11 +150,16 @@ def draw_qa(image: np.ndarray, codes: np.ndarray, spacing_ijk, path, title: str 
         i0, i1 = max(ii.min() - pad, 0), min(ii.max() + pad + 1, codes.shape[2])
     else:
         j0, j1, i0, i1 = 0, codes.shape[1], 0, codes.shape[2]
-    _montage(plt, image, codes, list(chosen), [f"slice {k}" for k in chosen], (j0, j1, i0, i1),
-             spacing_ijk[1] / spacing_ijk[0], path, title or "LVScarSeg QA")
+    names = [f"slice {k}" for k in chosen]
+    if frame is not None and grid is not None:  # where each slice lies along the LV, base 0 mm
+        centre = grid.ijk_to_lps_points([[codes.shape[2] / 2.0, codes.shape[1] / 2.0, float(k)] for k in chosen])
+        u, _ = frame.coordinates(centre)
+        names = [f"slice {k}: {x * frame.length_mm:.0f} mm from base" for k, x in zip(chosen, u)]
+    _montage(plt, image, codes, list(chosen), names, (j0, j1, i0, i1),
+             spacing_ijk[1] / spacing_ijk[0], path, title or "LVScarSeg QA", banner)
 
 
-def _montage(plt, image, codes, chosen, names, box, aspect, path, title) -> None:
+def _montage(plt, image, codes, chosen, names, box, aspect, path, title, banner: str = "") -> None:
     j0, j1, i0, i1 = box
     cols = min(4, len(chosen))
     rows = int(np.ceil(len(chosen) / cols))
@@ -158,4 +187,5 @@ def _montage(plt, image, codes, chosen, names, box, aspect, path, title) -> None
     handles = [Line2D([0], [0], color=color, lw=2, label=name) for _, name, color in _CONTOURS]
     fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=9, frameon=False)
     fig.suptitle(title, fontsize=11)
+    _banner(fig, banner)
     _save(fig, path, plt)

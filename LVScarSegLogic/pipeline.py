@@ -12,6 +12,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import labels as L
+from . import quality
 from .errors import InputError
 from .files import LABELMAP_OUTPUT_EXTENSIONS, atomic_output, check_output_path, extension, sha256_of
 from .methods import registry
@@ -39,7 +40,28 @@ def load_image(path) -> Volume:
         raise InputError(f"{path}: unsupported pixel type {vol.array.dtype}")
     if vol.array.dtype.kind == "f" and not np.all(np.isfinite(vol.array)):
         raise InputError(f"{path}: the image holds NaN or infinite values")
+    values = label_map_values(vol.array)
+    if values is not None:
+        raise InputError(f"{path}: looks like a label map, not an LGE image (only the values "
+                         f"{', '.join(f'{v:g}' for v in values)}); give the image itself, and a label map as --myocardium")
     return vol
+
+
+LABEL_MAP_MAX_VALUES = 8
+
+
+def label_map_values(array: np.ndarray) -> Optional[List[float]]:
+    """The distinct values of an array that holds at most LABEL_MAP_MAX_VALUES whole numbers (a
+    label map or mask, not an image: even an 8-bit LGE image has dozens of grey levels), else
+    None. Looks at a strided sample first, so a real image costs milliseconds."""
+    flat = array.reshape(-1)
+    sample = flat[:: max(1, flat.size // 200_000)]
+    if np.unique(sample).size > LABEL_MAP_MAX_VALUES:
+        return None
+    values = np.unique(flat)
+    if values.size > LABEL_MAP_MAX_VALUES or not np.all(np.mod(values, 1) == 0):
+        return None
+    return [float(v) for v in values]
 
 
 def check_outputs(outputs: Sequence[Optional[str]], inputs: Sequence[Optional[str]]) -> None:
@@ -160,7 +182,7 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
     bloodpool = codes_in == L.BLOODPOOL  # a coded input's (or the model's) cavity helps the border guard
     result = run_scar_method(scar, image_f32, wall, grid, values[scar.name],
                              seeds=seed_idx, remote=remote_mask, bloodpool=bloodpool if bloodpool.any() else None,
-                             progress=progress, device=device)
+                             progress=progress, device=device, wall_given=myo_method is None)
     timing["scar"] = time.perf_counter() - t
     warnings.extend(result.warnings)
     if result.uncertainty is not None:
@@ -190,7 +212,10 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
                               analysis=analysis)
         report["model_set"] = models
         report["models"] = model_files
-        write_pictures(image_f32, codes, grid, analysis, bullseye_path, qa_path, Path(image).name)
+        report["quality"] = quality.assess(codes, grid, myo_method is None, report["warnings"],
+                                           myo_record.get("details"), analysis["frame"])
+        write_pictures(image_f32, codes, grid, analysis, bullseye_path, qa_path, Path(image).name,
+                       quality.banner(report["quality"]))
         if uncertainty_path:
             from .volume import write_volume
 
@@ -218,7 +243,8 @@ def check_picture_paths(*paths: Optional[str]) -> None:
 
 
 def write_pictures(image: np.ndarray, codes: np.ndarray, grid, analysis: Dict[str, object],
-                   bullseye_path: Optional[str], qa_path: Optional[str], title: str) -> None:
+                   bullseye_path: Optional[str], qa_path: Optional[str], title: str, banner: str = "") -> None:
+    """The bull's-eye and QA pictures; ``banner`` (quality.banner) is drawn across both in red."""
     if not (bullseye_path or qa_path):
         return
     from . import pictures
@@ -226,9 +252,9 @@ def write_pictures(image: np.ndarray, codes: np.ndarray, grid, analysis: Dict[st
     if bullseye_path:
         if not analysis["segments"]:
             raise InputError(f"{bullseye_path}: no LV myocardium, so no bull's-eye")
-        pictures.draw_bullseye(analysis["segments"], bullseye_path, f"{title}: AHA 17 segments")
+        pictures.draw_bullseye(analysis["segments"], bullseye_path, f"{title}: AHA 17 segments", banner=banner)
     if qa_path:
-        pictures.draw_qa(image, codes, grid.spacing, qa_path, title, grid=grid, frame=analysis["frame"])
+        pictures.draw_qa(image, codes, grid.spacing, qa_path, title, grid=grid, frame=analysis["frame"], banner=banner)
 
 
 def measure(image: str, segmentation: str, report_path: Optional[str] = None, rv_insertion: Sequence[str] = (),
@@ -249,7 +275,9 @@ def measure(image: str, segmentation: str, report_path: Optional[str] = None, rv
     analysis = analyze(codes, vol.grid, image_f32, rv_points)
     report = build_report(image, vol.grid, codes, methods, warnings, {"total": time.perf_counter() - t0},
                           analysis=analysis)
-    write_pictures(image_f32, codes, vol.grid, analysis, bullseye_path, qa_path, Path(image).name)
+    report["quality"] = quality.assess(codes, vol.grid, True, report["warnings"], frame=analysis["frame"])
+    write_pictures(image_f32, codes, vol.grid, analysis, bullseye_path, qa_path, Path(image).name,
+                   quality.banner(report["quality"]))
     if report_path:
         write_report(report_path, report)
     return report

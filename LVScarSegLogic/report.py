@@ -81,7 +81,10 @@ def write_report(path, report: Dict[str, object]) -> None:
 
 def summary_text(report: Dict[str, object]) -> str:
     v = report["volumes_ml"]
-    lines = [
+    verdict = report.get("quality", {"status": "ok"})
+    lines = [] if verdict["status"] == "ok" else [
+        f"QUALITY {verdict['status'].upper()}: " + "; ".join(verdict.get("reasons", []))]
+    lines += [
         f"LV myocardium  {v['lv_myocardium']:8.1f} mL   {report['lv_mass_g']:7.1f} g",
         f"Scar (infarct) {v['scar']:8.1f} mL   {report['scar_mass_g']:7.1f} g   {report['scar_percent']:5.1f} % of LV myocardium",
     ]

@@ -11,6 +11,7 @@ import slicerio
 
 from LVScarSegLogic import labels as L
 from LVScarSegLogic.files import sha256_of
+from LVScarSegLogic.segio import read_label_codes
 from LVScarSegLogic.geometry import lps_to_ras_points
 from LVScarSegLogic.volume import read_volume, write_volume
 from conftest import ROOT, run_cli
@@ -41,15 +42,23 @@ def test_segment_writes_a_seg_nrrd_on_the_image_grid_and_a_contract_report(lowre
     assert report["scar_percent"] == pytest.approx(100 * v["scar"] / v["lv_myocardium"])
     assert report["lv_mass_g"] == pytest.approx(1.05 * v["lv_myocardium"])
     truth_lv = np.isin(lowres_case["codes"], L.LV_MYOCARDIUM_CODES).sum() * lowres_case["grid"].voxel_volume_ml
-    # Contour repair may add scar a voxel beyond the given wall, and says so.
-    assert v["lv_myocardium"] >= truth_lv - 1e-9
-    if v["lv_myocardium"] > truth_lv + 1e-9:
-        assert any("beyond the given myocardium" in w for w in report["warnings"])
-    strict = tmp_path / "strict.json"
-    assert run_cli("--quiet", "segment", lowres_case["image"], "--myocardium", lowres_case["label"], "-o",
-                   tmp_path / "strict.seg.nrrd", "--scar-method", "random-forest", "--param", "repair_voxels=0",
-                   "--report", strict).code == 0
-    assert json.loads(strict.read_text())["volumes_ml"]["lv_myocardium"] == pytest.approx(truth_lv)
+    # The reader's contour is the wall: by default the output's LV myocardium is the given mask,
+    # voxel for voxel, for every kind of method; growing it is opt-in and reported.
+    given = np.isin(lowres_case["codes"], L.LV_MYOCARDIUM_CODES)
+    for method, grow in (("random-forest", "repair_voxels"), ("fwhm", "repair_voxels"), (None, "grow_wall_voxels")):
+        args = ["--scar-method", method] if method else []
+        seg_out, rep_out = tmp_path / f"k-{method}.seg.nrrd", tmp_path / f"k-{method}.json"
+        assert run_cli("--quiet", "segment", lowres_case["image"], "--myocardium", lowres_case["label"], "-o",
+                       seg_out, "--report", rep_out, *args).code == 0
+        codes, _ = read_label_codes(seg_out, lowres_case["grid"], role="output")
+        np.testing.assert_array_equal(np.isin(codes, L.LV_MYOCARDIUM_CODES), given, err_msg=str(method))
+        grown = tmp_path / f"g-{method}.json"
+        assert run_cli("--quiet", "segment", lowres_case["image"], "--myocardium", lowres_case["label"], "-o",
+                       tmp_path / f"g-{method}.seg.nrrd", "--report", grown, "--param", f"{grow}=2", *args).code == 0
+        g = json.loads(grown.read_text())
+        assert g["volumes_ml"]["lv_myocardium"] >= truth_lv - 1e-9
+        if g["volumes_ml"]["lv_myocardium"] > truth_lv + 1e-9:
+            assert any("beyond the given myocardium" in w for w in g["warnings"])
     assert v["bloodpool"] > 0  # the coded input's blood pool is carried over
     assert set(report["timing_s"]) >= {"read_image", "scar", "write", "total"}
 

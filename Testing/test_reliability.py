@@ -71,8 +71,8 @@ def _grid(shape, spacing, direction):
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(volumes())
 def test_hostile_volumes_exit_0_or_2_and_never_leave_partial_output(tmp_path_factory, vol):
-    """Any shape, dtype, spacing, orientation, NaN/Inf and any mask: a result (exit 0) or one
-    clear line (exit 2), never a traceback, never a partial output."""
+    """Any shape, dtype, spacing, orientation, NaN/Inf and any mask: a result (exit 0), a result
+    marked failed (exit 3), or one clear line (exit 2); never a traceback, never a partial output."""
     import SimpleITK as sitk
 
     from LVScarSegLogic.volume import write_volume
@@ -114,12 +114,14 @@ def test_hostile_volumes_exit_0_or_2_and_never_leave_partial_output(tmp_path_fac
     out = tmp / "out.seg.nrrd"
     r = run_cli("--quiet", "segment", img, "--myocardium", lab, "--scar-method", "strm", "-o", out,
                 "--report", tmp / "r.json")
-    assert r.code in (0, 2), (r.code, r.err)
+    assert r.code in (0, 2, 3), (r.code, r.err)
     if r.code == 2:
         assert _one_line_error(r), r.err
         assert not out.exists() and not (tmp / "r.json").exists()
-    else:
+    else:  # 3: written whole, with a "failed" verdict the report, stderr and exit code all give
         assert out.exists()
+        verdict = json.loads((tmp / "r.json").read_text())["quality"]
+        assert (verdict["status"] == "failed") == (r.code == 3) and (r.code == 0 or "quality failed" in r.err)
     assert not list(tmp.glob(".*partial*"))
 
 

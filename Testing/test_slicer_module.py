@@ -142,6 +142,10 @@ def test_lv_centre_model_set_and_licenses_reach_the_engine_and_the_user():
     assert command.lv_in_doubt(doubt)
     assert not command.lv_in_doubt({"methods": {"myocardium": {"name": "given"}}, "warnings": doubt["warnings"]})
     assert not command.lv_in_doubt({"methods": {"myocardium": {"name": "cmpunet"}}, "warnings": []})
+    failed = {"methods": {"myocardium": {"name": "cmpunet"}}, "warnings": [],
+              "quality": {"status": "failed", "reasons": ["LV wall of 0.1 mL"]}}
+    assert command.lv_in_doubt(failed) and command.quality_text(failed) == "Quality FAILED: LV wall of 0.1 mL"
+    assert command.quality_text({"quality": {"status": "ok", "reasons": []}}) == ""
     lines = command.license_lines({"models": [{"name": "a-emidec", "license": "CC-BY-NC-SA-4.0"},
                                               {"name": "b", "license": "BSD-3-Clause"}]})
     assert "non-commercial" in lines[0] and lines[1] == "model b: license BSD-3-Clause"

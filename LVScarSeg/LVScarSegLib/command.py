@@ -87,9 +87,20 @@ LV_DOUBT_PHRASES = ("does not look like an LV", "found no LV", "check the LV pos
 
 
 def lv_in_doubt(report: Dict[str, object]) -> bool:
-    """True when an automatic run's report says the LV it found may not be the LV."""
-    return report.get("methods", {}).get("myocardium", {}).get("name") != "given" and any(
+    """True when an automatic run's report says the LV it found may not be the LV, or its quality
+    verdict is not "ok"."""
+    if report.get("methods", {}).get("myocardium", {}).get("name") == "given":
+        return False
+    return report.get("quality", {}).get("status", "ok") != "ok" or any(
         phrase in w for w in report.get("warnings", []) for phrase in LV_DOUBT_PHRASES)
+
+
+def quality_text(report: Dict[str, object]) -> str:
+    """'' for an "ok" result, else 'Quality FAILED: reason; reason' (shown next to the result)."""
+    verdict = report.get("quality", {})
+    if verdict.get("status", "ok") == "ok":
+        return ""
+    return f"Quality {verdict['status'].upper()}: " + "; ".join(verdict.get("reasons", []))
 
 
 def license_lines(report: Dict[str, object]) -> List[str]:

@@ -287,7 +287,8 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
             if self._cancelled:
                 self.finishedCallback(False, "cancelled", None, None, stdout)
                 return
-            if exitStatus != qt.QProcess.NormalExit or exitCode != 0:  # exitCode means nothing after a crash
+            # exit 3: the result is written but its quality verdict is "failed": it is loaded and shown as such
+            if exitStatus != qt.QProcess.NormalExit or exitCode not in (0, 3):  # exitCode means nothing after a crash
                 code = exitCode if exitStatus == qt.QProcess.NormalExit else -1
                 self.finishedCallback(False, command.error_message(self._stderr, code), None, None, stdout)
                 return
@@ -299,7 +300,9 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
             if job["kind"] == "segment":
                 self.importResult(job["parameterNode"], os.path.join(folder, "result.seg.nrrd"), report)
             self.updateTable(job["parameterNode"], report)
-            self.finishedCallback(True, "Done.", report, os.path.join(folder, "bullseye.png"), stdout)
+            verdict = report.get("quality", {}).get("status", "ok")
+            self.finishedCallback(True, "Done." if verdict == "ok" else f"Done - quality {verdict.upper()}.", report,
+                                  os.path.join(folder, "bullseye.png"), stdout)
         except Exception as exc:  # shown to the user with the log, never only in the console
             self.finishedCallback(False, f"could not load the result: {exc}", None, None, stdout)
         finally:  # the callbacks have loaded what they need (nodes, the bull's-eye pixmap)

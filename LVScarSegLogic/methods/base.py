@@ -33,6 +33,7 @@ class ScarInput:
     bloodpool: Optional[np.ndarray] = None
     progress: Callable[[float, str], None] = _no_progress
     device: str = "auto"  # deep-learning methods: auto, cpu or cuda
+    wall_given: bool = True  # the reader's wall (kept voxel for voxel unless a parameter opts in), not a model's
     _cache: Dict[str, object] = field(default_factory=dict, repr=False)
 
     @property

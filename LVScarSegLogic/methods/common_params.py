@@ -18,9 +18,10 @@ COMMON_PARAMS: Tuple[Param, ...] = (
           min=0.0, max=2000.0),
     Param("detect_mvo", "bool", True,
           "Label dark cores enclosed by enhancement (and the cavity) as MVO; MVO counts as infarct."),
-    Param("repair_voxels", "int", 1,
-          "Contour repair: let scar extend up to this many voxels (in-plane) beyond the given myocardium where "
-          "the signal is scar-like and brighter than blood (a contour drawn a voxel too tight); 0 keeps "
-          "the scar strictly inside the given myocardium.", min=0, max=3),
+    Param("repair_voxels", "int", 0,
+          "Contour repair (opt-in): let scar extend up to this many voxels (in-plane) beyond the given myocardium "
+          "where the signal is scar-like and brighter than blood (a contour drawn a voxel too tight); the report "
+          "says how much was added. 0 (default): the given myocardium is the wall, voxel for voxel.",
+          min=0, max=3),
 )
 COMMON_NAMES = tuple(p.name for p in COMMON_PARAMS)

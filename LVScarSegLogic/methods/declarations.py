@@ -168,6 +168,10 @@ _DL_MODEL = Param("model", "path", "", "A model file from `lvscarseg train` (.sa
                   "beside it); empty: the shipped model.")
 _MIN_INFARCT = Param("min_infarct_mm3", "float", 20.0, "Infarct components smaller than this are dropped (mm^3).",
                      min=0.0, max=5000.0)
+_GROW_WALL = Param("grow_wall_voxels", "int", 0, "Opt-in: infarct may reach this many voxels (in-plane) beyond a "
+                   "given myocardium where the network calls it infarct (a contour drawn too tight); the report says "
+                   "how much was added. 0 (default): the given myocardium is the wall. A wall drawn by a myocardium "
+                   "model always allows 1 (the networks were trained for that).", min=0, max=3)
 for _name, _summary, _ref in (
         ("cnn", "The lecture's patch CNN: each wall voxel classified from the 21x21-voxel patch around it "
                 "(healthy / gray zone / scar / MVO).", "Zabihollahy, White, Ukwatta, Proc SPIE 10575 (2018)"),
@@ -178,7 +182,8 @@ for _name, _summary, _ref in (
         ("gan", "U-Net generator trained against a CNN discriminator (adversarial + Dice + cross-entropy).",
          "Goodfellow 2014; Isola 2017 (pix2pix); lecture's GAN")):
     _scar(name=_name, family="deep learning", summary=_summary, entry=f"deep_methods:scar_{_name}",
-          params=(_TTA, _DL_MODEL, _MIN_INFARCT), needs=("myocardium", "torch"), reference=_ref, common=False)
+          params=(_TTA, _DL_MODEL, _MIN_INFARCT, _GROW_WALL), needs=("myocardium", "torch"), reference=_ref,
+          common=False)
 
 _MYO_PARAMS = (
     Param("myo_tta", "bool", False, "Test-time augmentation for the myocardium network (mirrored predictions "

@@ -23,7 +23,8 @@ def _require_torch(method: str) -> None:
                          "(in Slicer: the PyTorch extension), or choose a classical method") from None
 
 
-def _scar(method: str, inp: ScarInput, tta: bool = False, model: str = "", min_infarct_mm3: float = 20.0) -> ScarResult:
+def _scar(method: str, inp: ScarInput, tta: bool = False, model: str = "", min_infarct_mm3: float = 20.0,
+          grow_wall_voxels: int = 0) -> ScarResult:
     _require_torch(method)  # before importing anything that imports torch
     from scipy import ndimage as ndi
 
@@ -36,9 +37,12 @@ def _scar(method: str, inp: ScarInput, tta: bool = False, model: str = "", min_i
                                                   tta, model or None)
     cls = probs.argmax(0)
     wall = inp.myocardium
-    # The networks learnt that a drawn contour can be a voxel too tight: infarct may reach one
-    # voxel (in-plane) beyond the given wall when it is connected to infarct inside it.
-    allowed = ndi.binary_dilation(wall, structure=in_plane_structure(inp.spacing))
+    # The networks learnt that a drawn contour can be a voxel too tight: infarct may reach beyond
+    # the wall (in-plane) where it is connected to infarct inside it: one voxel behind a model's
+    # wall, and only when asked for (grow_wall_voxels) behind the reader's.
+    grow = grow_wall_voxels if inp.wall_given else max(1, grow_wall_voxels)
+    allowed = (ndi.binary_dilation(wall, structure=in_plane_structure(inp.spacing), iterations=grow)
+               if grow else wall)
     infarct = np.isin(cls, (2, 3)) & allowed
     infarct = components_touching(infarct, infarct & wall)
     voxel_mm3 = float(np.prod(inp.spacing))
@@ -51,8 +55,10 @@ def _scar(method: str, inp: ScarInput, tta: bool = False, model: str = "", min_i
     warnings = []
     outside = int((infarct & ~wall).sum())
     if outside:
-        warnings.append(f"scar extended {outside * voxel_mm3 / 1000:.2f} mL beyond the given myocardium where the "
-                        "contour looked a voxel too tight (the voxels count as LV wall)")
+        where = "the given myocardium" if inp.wall_given else "the model's myocardium"
+        warnings.append(f"scar extended {outside * voxel_mm3 / 1000:.2f} mL beyond {where} where the contour looked "
+                        "a voxel too tight (the voxels count as LV wall)")
+    details["grown_wall_ml"] = round(outside * voxel_mm3 / 1000, 4)
     return ScarResult(scar=infarct, grayzone=gray, mvo=mvo if mvo.any() else None, info=details,
                       warnings=warnings, uncertainty=uncertainty)
 

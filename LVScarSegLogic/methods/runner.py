@@ -22,7 +22,7 @@ def crop_box(wall: np.ndarray, spacing, margin_mm: float = 12.0):
 def run_scar_method(method: Method, image: np.ndarray, wall: np.ndarray, grid: Grid, params: Dict,
                     seeds: Sequence[Tuple[int, int, int]] = (), remote: Optional[np.ndarray] = None,
                     bloodpool: Optional[np.ndarray] = None, progress=lambda f, m: None,
-                    device: str = "auto") -> ScarResult:
+                    device: str = "auto", wall_given: bool = True) -> ScarResult:
     """``image`` float32 and masks bool, all (k, j, i) on ``grid``; seeds are (k, j, i) voxels."""
     box = crop_box(wall, grid.spacing)
     start = [s.start for s in box]
@@ -32,7 +32,8 @@ def run_scar_method(method: Method, image: np.ndarray, wall: np.ndarray, grid: G
         image=np.ascontiguousarray(image[box], dtype=np.float32), myocardium=wall[box], grid=crop_grid,
         seeds=[(k - start[0], j - start[1], i - start[2]) for k, j, i in seeds],
         remote=remote[box] if remote is not None else None,
-        bloodpool=bloodpool[box] if bloodpool is not None else None, progress=progress, device=device)
+        bloodpool=bloodpool[box] if bloodpool is not None else None, progress=progress, device=device,
+        wall_given=wall_given)
     own = {k: v for k, v in params.items() if k not in COMMON_NAMES}
     common = {k: v for k, v in params.items() if k in COMMON_NAMES}
     result = method.function()(inp, **own)
