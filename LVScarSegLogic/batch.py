@@ -48,13 +48,23 @@ def find_images(folder: Path) -> List[Path]:
     return out
 
 
+# What mask files add to the image's name: case01.nrrd pairs with case01_myo.nrrd, case01.seg.nrrd, ...
+MASK_SUFFIXES = ("", "_myo", "_myocardium", "_seg", "_label", "_labels", "_mask", ".seg")
+
+
 def _mask_for(image: Path, mask_dir: Optional[Path]) -> Optional[Path]:
+    """The mask of an image in ``mask_dir``: the same name, or the name plus a common suffix
+    (MASK_SUFFIXES, any case), exact names first."""
     if mask_dir is None:
         return None
-    stem = _stem(image)
+    stem = _stem(image).lower()
+    masks = {}
     for p in sorted(mask_dir.iterdir()):
-        if _stem(p) == stem and (extension(p) in IMAGE_EXTENSIONS or extension(p) == ".seg.nrrd"):
-            return p
+        if extension(p) in IMAGE_EXTENSIONS or extension(p) == ".seg.nrrd":
+            masks.setdefault(_stem(p).lower(), p)
+    for suffix in MASK_SUFFIXES:
+        if stem + suffix in masks:
+            return masks[stem + suffix]
     return None
 
 
@@ -64,7 +74,11 @@ def outputs_of(out_dir: Path, name: str) -> Dict[str, Path]:
 
 
 def run_batch(input_dir, out_dir, myocardium_dir=None, jobs: int = 1, segment_args: Sequence[str] = (),
-              progress: Callable[[float, str], None] = lambda f, m: None) -> Dict[str, object]:
+              progress: Callable[[float, str], None] = lambda f, m: None, auto_missing: bool = False
+              ) -> Dict[str, object]:
+    """Segment every image of ``input_dir`` into ``out_dir`` (see the module docstring). With
+    ``myocardium_dir``, every image must have its mask there (MASK_SUFFIXES) before anything runs;
+    ``auto_missing`` segments those without one automatically instead of stopping."""
     inp, out = Path(input_dir), Path(out_dir)
     images = find_images(inp)
     mask_dir = Path(myocardium_dir) if myocardium_dir else None
@@ -76,16 +90,20 @@ def run_batch(input_dir, out_dir, myocardium_dir=None, jobs: int = 1, segment_ar
     names = [_stem(p) for p in images]
     if len(set(names)) < len(names):
         raise InputError(f"{inp}: two images share a name; outputs would collide")
-    todo, skipped, missing_masks = [], 0, []
+    masks = {name: _mask_for(img, mask_dir) for img, name in zip(images, names)}
+    missing_masks = [name for name in names if mask_dir is not None and masks[name] is None]
+    if missing_masks and not auto_missing:
+        raise InputError(f"{mask_dir}: no mask for {len(missing_masks)} of {len(names)} cases: "
+                         f"{', '.join(missing_masks[:10])}{' ...' if len(missing_masks) > 10 else ''}; name masks like "
+                         "the images (or with _myo, _myocardium, _seg, _label), or give --auto-missing to segment "
+                         "those automatically")
+    todo, skipped = [], 0
     for img, name in zip(images, names):
         o = outputs_of(out, name)
         if o["seg"].exists() and o["report"].exists() and o["qa"].exists():
             skipped += 1
             continue
-        mask = _mask_for(img, mask_dir)
-        if mask_dir is not None and mask is None:
-            missing_masks.append(name)
-        todo.append((img, name, mask))
+        todo.append((img, name, masks[name]))
     env = dict(os.environ)
     if jobs > 1:  # one core per case: parallel cases beat threads inside one case
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")

@@ -56,6 +56,8 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lv-center", metavar="R,A,S", help="a point inside the LV cavity (RAS mm, as a Slicer markup "
                    "gives it): automatic myocardium segmentation starts there instead of localizing the LV")
     _models_option(s)
+    s.add_argument("--force", action="store_true", help="use a myocardium or remote mask even when it looks like "
+                   "another scan's (axes turned against the image's, or partly outside it)")
     _measure_options(s)
     s.add_argument("--uncertainty", metavar="MAP.nrrd", help="also write a float map of where the networks' "
                    "test-time-augmented predictions disagree (0 = agree; for QA); turns test-time augmentation on")
@@ -161,7 +163,10 @@ def _build_parser() -> argparse.ArgumentParser:
                         "summary.csv; a rerun does only unfinished cases")
     ba.add_argument("input_dir", metavar="INPUT_DIR")
     ba.add_argument("-o", "--output-dir", required=True, metavar="OUT_DIR")
-    ba.add_argument("--myocardium-dir", metavar="DIR", help="myocardium masks named like the images")
+    ba.add_argument("--myocardium-dir", metavar="DIR", help="myocardium masks named like the images (or with _myo, "
+                    "_myocardium, _seg, _label); every image needs one unless --auto-missing")
+    ba.add_argument("--auto-missing", action="store_true", help="with --myocardium-dir: segment the cases without a "
+                    "mask automatically instead of stopping before the first case")
     ba.add_argument("--jobs", type=int, default=1, metavar="N", help="cases processed in parallel")
     ba.add_argument("--myocardium-method", metavar="NAME")
     ba.add_argument("--scar-method", metavar="NAME")
@@ -182,7 +187,7 @@ def _cmd_segment(a, progress) -> int:
                      scar_method=a.scar_method, params=a.param, seeds_ras=a.seed, remote=a.remote,
                      report_path=a.report, device=a.device, progress=progress, uncertainty_path=a.uncertainty,
                      rv_insertion=a.rv_insertion, bullseye_path=a.bullseye, qa_path=a.qa, lv_center=a.lv_center,
-                     models=a.models)
+                     models=a.models, force=a.force)
     progress.done("segmentation written")
     print(summary_text(report))
     print(f"segmentation: {report['output']}")
@@ -447,7 +452,7 @@ def _cmd_batch(a, progress) -> int:
         args += ["--scar-method", a.scar_method]
     if a.myocardium_method:
         args += ["--myocardium-method", a.myocardium_method]
-    result = run_batch(a.input_dir, a.output_dir, a.myocardium_dir, a.jobs, args, progress)
+    result = run_batch(a.input_dir, a.output_dir, a.myocardium_dir, a.jobs, args, progress, a.auto_missing)
     progress.done("batch finished")
     print(f"{result['cases']} cases: {result['processed']} processed, {result['skipped']} already finished (skipped), "
           f"{len(result['failed'])} failed; {result['seconds']:.1f} s")

@@ -109,7 +109,7 @@ def run(image_path: str, myocardium: str, method_names: Sequence[str], output: O
     for name in method_names:
         registry.get(name, "scar")
     vol = load_image(image_path)
-    codes_in, notes = read_label_codes(myocardium, vol.grid, role="myocardium mask")
+    codes_in, notes = read_label_codes(myocardium, vol.grid, role="myocardium mask", force=False)
     wall = L.lv_myocardium(codes_in)
     if not wall.any():
         raise InputError(f"{myocardium}: the mask has no LV myocardium")

@@ -78,14 +78,15 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
             progress: Callable[[float, str], None] = lambda f, m: None,
             uncertainty_path: Optional[str] = None, rv_insertion: Sequence[str] = (),
             bullseye_path: Optional[str] = None, qa_path: Optional[str] = None, lv_center: Optional[str] = None,
-            models: str = "best") -> Dict[str, object]:
+            models: str = "best", force: bool = False) -> Dict[str, object]:
     """Segment the myocardium (unless given) and the scar inside it; write OUT (and the report,
     and the uncertainty map); return the report.
 
     ``device`` (auto/cpu/cuda) is for the deep-learning methods; the classical ones ignore it.
     ``lv_center`` ("R,A,S" mm): a point in the LV cavity; the myocardium network starts there
     instead of localizing the LV. ``models``: the model set (models.MODEL_SETS) that names every
-    model file not named by a parameter."""
+    model file not named by a parameter. ``force``: use a myocardium or remote mask that looks
+    like another scan's (segio.mismatch) instead of refusing it."""
     t0 = time.perf_counter()
     timing: Dict[str, float] = {}
     warnings: List[str] = []
@@ -155,7 +156,7 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
                              "check that it is an LGE scan of the heart, or give --myocardium MASK")
         myo_record = {"name": myo_method.name, "params": values[myo_method.key], "details": details}
     else:
-        codes_in, notes = read_label_codes(myocardium, grid, role="myocardium mask")
+        codes_in, notes = read_label_codes(myocardium, grid, role="myocardium mask", force=force)
         warnings.extend(notes)
         wall = L.lv_myocardium(codes_in)
         if not wall.any():
@@ -166,7 +167,7 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
 
     remote_mask = None
     if remote:
-        remote_codes, notes = read_label_codes(remote, grid, role="remote mask")
+        remote_codes, notes = read_label_codes(remote, grid, role="remote mask", force=force)
         warnings.extend(notes)
         remote_mask = remote_codes > 0
         extra_inputs["remote"] = {"path": str(Path(remote).resolve()), "sha256": sha256_of(remote)}
@@ -268,7 +269,7 @@ def measure(image: str, segmentation: str, report_path: Optional[str] = None, rv
     check_picture_paths(bullseye_path, qa_path)
     rv_points = parse_rv_insertion(rv_insertion)
     vol = load_image(image)
-    codes, warnings = read_label_codes(segmentation, vol.grid, role="segmentation")
+    codes, warnings = read_label_codes(segmentation, vol.grid, role="segmentation", force=False)
     methods = {"myocardium": {"name": "given", "params": {}}, "scar": {"name": "given", "params": {}},
                "segmentation": {"path": str(Path(segmentation).resolve()), "sha256": sha256_of(segmentation)}}
     image_f32 = vol.array.astype(np.float32, copy=False)

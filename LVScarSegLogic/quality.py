@@ -27,7 +27,7 @@ RING_FRACTION_MIN = 0.5
 SCAR_PERCENT_MAX = 75.0
 # Warnings that mean the engine doubts where the LV is, or that the inputs do not belong together.
 DOUBT_PHRASES = ("does not look like an LV", "found no LV", "check the LV position", "search for the LV stopped")
-MISMATCH_PHRASES = ("resampled", "does not cover", "outside the image")
+MISMATCH_PHRASES = ("may be another scan's",)  # segio: a mismatched mask used because of --force
 
 
 def _thick_axis(spacing_ijk: Sequence[float]) -> Optional[int]:
@@ -124,7 +124,7 @@ def assess(codes: np.ndarray, grid, given_myocardium: bool, warnings: Sequence[s
             uncertain.append(f"the myocardium model's output scores {loc['lv_plausibility']:.2f} as an LV "
                              "(a ring around a blood pool scores over 1)")
     if any(p in w for w in warnings for p in MISMATCH_PHRASES):
-        uncertain.append("an input had to be resampled or clipped to the image's grid: check that it belongs to "
+        uncertain.append("a mask that looks like another scan's was used (--force): check that it belongs to "
                          "this image")
     status = FAILED if failed else UNCERTAIN if uncertain else OK
     return {"status": status, "reasons": failed + uncertain}

@@ -7,7 +7,7 @@ that matters.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -162,11 +162,41 @@ def _codes_from_seg_nrrd(path) -> Tuple[np.ndarray, Grid, List[str]]:
     return np.ascontiguousarray(codes_ijk.transpose(2, 1, 0)), grid, notes
 
 
-def read_label_codes(path, grid: Grid, role: str = "mask", allow_empty: bool = False) -> Tuple[np.ndarray, List[str]]:
+# How far a mask on another grid may differ from the image before it is taken for another scan's:
+# its axes (up to flips and order) within 3 degrees of the image's, and no more than 2 % of its
+# labelled voxels outside the image.
+ORIENTATION_TOLERANCE_DEG = 3.0
+OUTSIDE_TOLERANCE = 0.02
+
+
+def mismatch(codes: np.ndarray, src: Grid, dst: Grid) -> Optional[str]:
+    """Why a label array on grid ``src`` does not belong to an image on grid ``dst`` (None when it
+    may): axes turned against the image's, or labelled voxels outside the image. Flipped or
+    reordered axes are the same orientation (file formats store them differently)."""
+    if src.same_as(dst):
+        return None
+    cosines = np.abs(np.asarray(src.direction_matrix).T @ np.asarray(dst.direction_matrix))
+    worst = float(np.degrees(np.arccos(np.clip(cosines.max(0).min(), -1.0, 1.0))))
+    if worst > ORIENTATION_TOLERANCE_DEG:
+        return f"its axes are turned {worst:.0f} degrees against the image's"
+    k, j, i = np.nonzero(codes)
+    if k.size:
+        step = max(1, k.size // 50_000)
+        ijk = dst.lps_to_ijk(src.ijk_to_lps_points(np.stack([i[::step], j[::step], k[::step]], 1)))
+        inside = np.all((ijk > -0.5) & (ijk < np.asarray(dst.size_ijk) - 0.5), axis=1)
+        outside = 1.0 - float(inside.mean())
+        if outside > OUTSIDE_TOLERANCE:
+            return f"{outside:.0%} of its labelled voxels lie outside the image"
+    return None
+
+
+def read_label_codes(path, grid: Grid, role: str = "mask", allow_empty: bool = False, force: bool = True
+                     ) -> Tuple[np.ndarray, List[str]]:
     """Read a labelmap or ``.seg.nrrd`` as EMIDEC codes on ``grid``; returns (codes, warnings).
 
-    Binary labelmaps become myocardium (code 2). Raises InputError for unreadable files and
-    for masks that end up empty on the image grid.
+    Binary labelmaps become myocardium (code 2). Raises InputError for unreadable files, for masks
+    that end up empty on the image grid and, unless ``force``, for a mask that does not belong to
+    the image (``mismatch``: turned axes, or partly outside it): a mask from another scan.
     """
     warnings: List[str] = []
     p = Path(path)
@@ -181,6 +211,12 @@ def read_label_codes(path, grid: Grid, role: str = "mask", allow_empty: bool = F
     if not codes.any() and not allow_empty:
         raise InputError(f"{p}: the {role} is empty")
     had_voxels = bool(codes.any())
+    why = mismatch(codes, src_grid, grid)
+    if why and not force:
+        raise InputError(f"{p}: the {role} does not belong to this image: {why} (another scan's mask?); "
+                         "--force uses it anyway")
+    if why:
+        warnings.append(f"{p.name}: the {role} may be another scan's: {why} (used because of --force)")
     codes = _resample_onto(codes, src_grid, grid, p, warnings)
     if had_voxels and not codes.any():
         raise InputError(f"{p}: the {role} does not overlap the image (no voxel inside the image grid)")

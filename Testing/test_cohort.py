@@ -117,3 +117,23 @@ def test_evaluate_an_empty_prediction_gives_zero_segments_not_a_crash(lowres_cas
     assert r.code == 0, r.err
     segs = json.loads(r.out)["aha_segments"]
     assert len(segs) == 17 and all(s["prediction_scar_percent"] == 0 for s in segs)
+
+
+def test_batch_pairs_masks_by_common_suffixes_and_stops_before_starting_on_missing_ones(cohort, tmp_path):
+    """case.nrrd pairs with case_myo.nrrd / CASE_Myocardium.seg.nrrd; a case without a mask stops
+    the batch before any case runs (exit 2 listing it), unless --auto-missing."""
+    from LVScarSegLogic.batch import _mask_for
+
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for name in ("case_000_myo.nrrd", "CASE_001_Myocardium.seg.nrrd", "case_002.nrrd", "case_002_myo.nrrd"):
+        (masks / name).write_bytes(b"")
+    images = cohort / "images"
+    assert _mask_for(images / "case_000.nrrd", masks).name == "case_000_myo.nrrd"
+    assert _mask_for(images / "case_001.nrrd", masks).name == "CASE_001_Myocardium.seg.nrrd"
+    assert _mask_for(images / "case_002.nrrd", masks).name == "case_002.nrrd"  # the exact name first
+    assert _mask_for(images / "case_003.nrrd", masks) is None
+    out = tmp_path / "out"
+    r = run_cli("--quiet", "batch", cohort, "-o", out, "--myocardium-dir", masks, "--scar-method", "strm")
+    assert r.code == 2 and "no mask for 2 of 5 cases: broken, case_003" in r.err and "--auto-missing" in r.err
+    assert not list(out.glob("*.seg.nrrd"))

@@ -115,3 +115,32 @@ def test_pictures_show_only_what_was_measured(tmp_path, monkeypatch):
     monkeypatch.undo()
     pictures.draw_bullseye(rows, tmp_path / "be.png")
     assert (tmp_path / "be.png").stat().st_size > 1000
+
+
+def test_a_mask_from_another_scan_is_refused_unless_forced(lowres_case, tmp_path):
+    """Turned axes or labels outside the image: exit 2 naming the reason, --force uses it (warned,
+    uncertain); the same labels stored with a flipped axis belong and are used exactly."""
+    from LVScarSegLogic.geometry import Grid
+    from LVScarSegLogic.segio import mismatch
+
+    lab = read_volume(lowres_case["label"])
+    g = lab.grid
+    turn = np.radians(20.0)
+    rot = np.array([[np.cos(turn), -np.sin(turn), 0], [np.sin(turn), np.cos(turn), 0], [0, 0, 1.0]])
+    other = tmp_path / "other.nrrd"
+    write_volume(other, lab.array, Grid.make(g.shape, g.spacing, g.origin, rot @ np.asarray(g.direction_matrix)))
+    out = tmp_path / "o.seg.nrrd"
+    args = ["--quiet", "segment", lowres_case["image"], "-o", out, "--scar-method", "otsu", "--report", tmp_path / "r.json"]
+    r = run_cli(*args, "--myocardium", other)
+    assert r.code == 2 and "does not belong to this image" in r.err and "turned 20 degrees" in r.err
+    assert not out.exists()
+    forced = run_cli(*args, "--myocardium", other, "--force")
+    assert forced.code in (0, 3), forced.err
+    assert json.loads((tmp_path / "r.json").read_text())["quality"]["status"] != "ok"
+    shifted = Grid.make(g.shape, g.spacing, np.asarray(g.origin) + 40.0 * np.asarray(g.direction_matrix)[:, 0],
+                        g.direction_matrix)
+    assert "outside the image" in mismatch(lab.array, shifted, g)
+    d = np.asarray(g.direction_matrix).copy()
+    d[:, 0] *= -1
+    flipped = Grid.make(g.shape, g.spacing, g.ijk_to_lps_points([[g.shape[2] - 1, 0, 0]])[0], d)
+    assert mismatch(lab.array[:, :, ::-1], flipped, g) is None
