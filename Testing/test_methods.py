@@ -205,3 +205,25 @@ def test_thick_slice_stack_uses_per_slice_statistics():
     res = run("strm", image, wall, stack)
     assert res.info["per_slice"] is True
     assert _dice(res.scar, scar) > 0.9
+
+
+def test_textbook_variants_are_the_literature_forms_without_our_post_processing():
+    """variant=textbook: FWHM(max) = every wall voxel >= half the wall's maximum; Otsu = every wall
+    voxel above Otsu's threshold; n-SD = above remote mean + n SD of one remote ROI; none of the
+    shared post-processing (border guard, significance, size, MVO) touches them."""
+    from LVScarSegLogic.methods.threshold import otsu_threshold
+
+    image, wall, scar, grid, _, _ = ring(seed=4)
+    f = run("fwhm", image, wall, grid, variant="textbook")
+    half = 0.5 * image[wall].max()
+    np.testing.assert_array_equal(f.scar, wall & (image >= half))
+    assert f.info["threshold"] == pytest.approx(half) and f.mvo is None
+    o = run("otsu", image, wall, grid, variant="textbook")
+    np.testing.assert_array_equal(o.scar, wall & (image > otsu_threshold(image[wall])))
+    s = run("strm", image, wall, grid, variant="textbook")
+    np.testing.assert_array_equal(s.scar, wall & (image > s.info["threshold"]))
+    # in a healthy heart Otsu still splits the histogram: only the enhanced form's significance
+    # test keeps it quiet
+    image, wall, _, grid, _, _ = ring(healthy=True, seed=4)
+    assert run("otsu", image, wall, grid, variant="textbook").scar.any()
+    assert not run("otsu", image, wall, grid).scar.any()

@@ -12,6 +12,10 @@ _SLICE_MODE = Param(
     "Remote-myocardium statistics per slice (as in Bondarenko 2005, for 2D stacks), for the whole "
     "volume, or auto: per slice when the slices are thicker than 2.5x the in-plane spacing.",
     choices=("auto", "slice", "volume"))
+_VARIANT = Param("variant", "choice", "enhanced",
+                 "enhanced: this project's form (stated deviations, shared post-processing); textbook: the exact "
+                 "literature form, without any of the shared post-processing (for comparison).",
+                 choices=("enhanced", "textbook"))
 _CORE_SD = Param("core_sd", "float", 5.0, "Automatic seeds: enhanced cores whose smoothed signal exceeds remote "
                  "mean + this many SD (no core, no scar).", min=2.0, max=10.0)
 
@@ -37,6 +41,7 @@ _scar(
         _SLICE_MODE,
         Param("remote_fraction", "float", 0.25, "Automatic remote ROI: the fraction of the (border-eroded) "
               "myocardium with the lowest local mean signal.", min=0.05, max=0.6),
+        _VARIANT,
     ),
     optional_inputs=("remote",),
     reference="Amado 2004 JACC 44:2383; Bondarenko 2005 JCMR 7:481; Karim 2016 MedIA 30:95",
@@ -56,6 +61,7 @@ _scar(
               "100 is the textbook maximum, below 100 keeps one noise spike from setting the threshold.",
               min=90.0, max=100.0),
         _CORE_SD,
+        _VARIANT,
     ),
     optional_inputs=("seeds", "remote"),
     reference="Amado 2004 JACC 44:2383 (figure legend); Karim 2016 MedIA 30:95",
@@ -65,6 +71,7 @@ _scar(
     name="otsu", family="threshold",
     summary="Otsu's automatic threshold on the myocardium's intensity histogram.",
     entry="threshold:otsu",
+    params=(_VARIANT,),
     optional_inputs=("remote",),
     reference="Otsu 1979; compared with n-SD and FWHM in BMC Res Notes 2015 8:95",
 )
@@ -81,6 +88,7 @@ _scar(
         Param("floor_sd", "float", 3.0, "Growth never enters signal below remote mean + this many SD.",
               min=0.0, max=8.0),
         _CORE_SD,
+        _VARIANT,
     ),
     optional_inputs=("seeds", "remote"),
     reference="ITK ConfidenceConnectedImageFilter; region growing as in Karim 2016",

@@ -37,6 +37,8 @@ def run_scar_method(method: Method, image: np.ndarray, wall: np.ndarray, grid: G
     own = {k: v for k, v in params.items() if k not in COMMON_NAMES}
     common = {k: v for k, v in params.items() if k in COMMON_NAMES}
     result = method.function()(inp, **own)
+    if own.get("variant") == "textbook":  # the literature's form: no post-processing of ours
+        common = {}
     if common:
         progress(0.8, "post-processing: border guard, significance, MVO")
         result = finalize(inp, result, **common)

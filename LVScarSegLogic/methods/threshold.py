@@ -15,11 +15,15 @@ from .common import components_touching, erode_borders, local_mean, remove_small
 from .reference import remote_reference, remote_stats
 
 
-def strm(inp: ScarInput, n: float, gray_n: float, statistics: str, remote_fraction: float) -> ScarResult:
+def strm(inp: ScarInput, n: float, gray_n: float, statistics: str, remote_fraction: float,
+         variant: str = "enhanced") -> ScarResult:
     """n-SD: scar = wall voxels with signal > mean_remote + n * SD_remote; gray zone between
     ``gray_n`` and ``n`` SD. Remote ROI: the user's mask or the automatic proposal (border-eroded
-    wall with the lowest 10 mm local mean, per slice for 2D stacks)."""
+    wall with the lowest 10 mm local mean, per slice for 2D stacks). ``variant`` "textbook": one
+    remote ROI for the whole volume and none of the shared post-processing (the runner skips it)."""
     warnings = []
+    if variant == "textbook":
+        statistics = "volume"
     inp.progress(0.2, "strm: remote myocardium statistics")
     mean, sd, info = remote_reference(inp, statistics, remote_fraction, warnings)
     image, myo = inp.image, inp.myocardium
@@ -63,15 +67,27 @@ def seed_mask(inp: ScarInput, core_sd: float, info: Dict[str, object], warnings)
     return seeds
 
 
-def fwhm(inp: ScarInput, fraction: float, gray_fraction: float, max_percentile: float, core_sd: float) -> ScarResult:
+def fwhm(inp: ScarInput, fraction: float, gray_fraction: float, max_percentile: float, core_sd: float,
+         variant: str = "enhanced") -> ScarResult:
     """FWHM (Amado 2004): grow the region above 50 % of the seed signal, take its maximum MX,
     scar = wall voxels >= fraction * MX connected to a seed; gray zone between
     ``gray_fraction`` and ``fraction`` of MX, next to the scar.
     Deviation: MX is the ``max_percentile`` percentile of the region (99 by default), not its
-    single brightest voxel, so that one noise spike cannot set the threshold."""
+    single brightest voxel, so that one noise spike cannot set the threshold.
+    ``variant`` "textbook": the automatic literature form, FWHM(max): MX is the brightest voxel of
+    the wall (of the region grown from user seeds when given), scar = every wall voxel >= fraction
+    * MX, no connectivity, none of the shared post-processing."""
     warnings = []
     image, myo = inp.image, inp.myocardium
-    info: Dict[str, object] = {"fraction": fraction, "max_percentile": max_percentile}
+    info: Dict[str, object] = {"fraction": fraction, "max_percentile": max_percentile, "variant": variant}
+    if variant == "textbook" and not inp.seeds:
+        mx = float(image[myo].max()) if myo.any() else 0.0
+        scar = myo & (image >= fraction * mx)
+        gray = myo & (image >= gray_fraction * mx) & ~scar if gray_fraction < fraction else None
+        info.update({"max": mx, "threshold": fraction * mx, "seed_source": "none (wall maximum)"})
+        return ScarResult(scar=scar, grayzone=gray, info=info, warnings=warnings)
+    if variant == "textbook":
+        max_percentile = 100.0
     seeds = seed_mask(inp, core_sd, info, warnings)
     if seeds is None:
         info["threshold"] = None
@@ -105,9 +121,10 @@ def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
     return float(edges[1:][best[len(best) // 2]])
 
 
-def otsu(inp: ScarInput) -> ScarResult:
+def otsu(inp: ScarInput, variant: str = "enhanced") -> ScarResult:
     """Otsu's threshold on the wall's intensity histogram. It always splits the histogram in two,
-    so in a healthy heart it relies on the shared significance test to report no scar."""
+    so in a healthy heart it relies on the shared significance test to report no scar (which the
+    "textbook" variant, without the shared post-processing, does not have)."""
     values = inp.image[inp.myocardium]
     t = otsu_threshold(values)
     return ScarResult(scar=inp.myocardium & (inp.image > t), info={"threshold": t})
