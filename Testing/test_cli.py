@@ -230,7 +230,8 @@ def test_shipped_models_verify_have_cards_and_carry_emidec_s_license():
         assert default_model_path(task).name == f"{task}-emidec.safetensors", task
     by_name = {m["name"]: m for m in listed}
     assert by_name["myocardium-cmpunet-emidec"]["default_in"] == ["best"]
-    assert by_name["myocardium-cmpunet"]["default_in"] == ["permissive"] and by_name["myocardium-cmpunet"]["permissive"]
+    assert by_name["myocardium-cmpunet-synth"]["default_in"] == ["permissive"]
+    assert by_name["myocardium-cmpunet-synth"]["permissive"] and by_name["myocardium-cmpunet"]["default_in"] == []
     assert by_name["myocardium-unet"]["default_in"] == ["best", "permissive"]
     assert run_cli("segment", "x.nrrd", "-o", "y.seg.nrrd", "--models", "free").code == 2
 
