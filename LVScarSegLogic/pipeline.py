@@ -179,11 +179,13 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
         seed_idx.append(kji)
 
     t = time.perf_counter()
-    progress(0.5 if myo_method else 0.1, f"scar: {scar.name}")
+    start = 0.5 if myo_method else 0.1
+    progress(start, f"scar: {scar.name}")
     bloodpool = codes_in == L.BLOODPOOL  # a coded input's (or the model's) cavity helps the border guard
     result = run_scar_method(scar, image_f32, wall, grid, values[scar.name],
                              seeds=seed_idx, remote=remote_mask, bloodpool=bloodpool if bloodpool.any() else None,
-                             progress=progress, device=device, wall_given=myo_method is None)
+                             progress=lambda f, m: progress(start + (0.9 - start) * f, m), device=device,
+                             wall_given=myo_method is None)
     timing["scar"] = time.perf_counter() - t
     warnings.extend(result.warnings)
     if result.uncertainty is not None:

@@ -19,7 +19,9 @@ class Progress:
     def __call__(self, fraction: float, message: str) -> None:
         if not self.enabled:
             return
-        percent = int(round(100 * min(max(fraction, 0.0), 1.0)))
+        # never backwards: a step that reports its own 0-1 range inside a later stage (a scar
+        # method after the myocardium model) keeps the bar where it was
+        percent = max(int(round(100 * min(max(fraction, 0.0), 1.0))), self._last)
         if self.tty:
             filled = percent // 4
             bar = "#" * filled + "-" * (25 - filled)

@@ -290,6 +290,8 @@ def test_module_entry_point_exit_codes_and_progress_lines(lowres_case, tmp_path)
     assert r.returncode == 0, r.stderr
     progress = [ln for ln in r.stderr.splitlines() if ln.startswith("PROGRESS ")]
     assert progress and progress[-1].split()[1] == "100"
+    percents = [int(ln.split()[1]) for ln in progress]
+    assert percents == sorted(percents) and len(set(percents)) > 3  # it advances, never backwards
     r = subprocess.run([sys.executable, "-m", "LVScarSegLogic", "segment"], capture_output=True, text=True, env=env)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
 
@@ -320,3 +322,17 @@ def test_sigterm_mid_run_leaves_no_output_and_no_partial_files(tmp_path):
     assert proc.returncode == 143, err
     assert "terminated" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["img.nrrd", "myo.nrrd"]
+
+
+def test_progress_never_goes_backwards():
+    """A later stage reporting its own 0-1 range (a scar method after the myocardium model) does
+    not move the bar back."""
+    import io
+
+    from LVScarSegLogic.progress import Progress
+
+    out = io.StringIO()
+    p = Progress(out)
+    for f in (0.1, 0.5, 0.2, 0.6):
+        p(f, "step")
+    assert [int(ln.split()[1]) for ln in out.getvalue().splitlines()] == [10, 50, 50, 60]

@@ -203,6 +203,7 @@ def _finalize(inp: ScarInput, result: ScarResult, endo_guard: bool, min_contrast
     warnings = list(result.warnings)
     if extra.any():
         ml = extra.sum() * inp.grid.voxel_volume_ml
-        warnings.append(f"scar extended {ml:.2f} mL beyond the given myocardium where the contour looked a voxel "
+        where = "the given myocardium" if inp.wall_given else "the model's myocardium"
+        warnings.append(f"scar extended {ml:.2f} mL beyond {where} where the contour looked a voxel "
                         "too tight (repair_voxels=0 turns this off)")
     return ScarResult(scar=scar | extra, grayzone=gray, mvo=mvo, info=info, warnings=warnings)
