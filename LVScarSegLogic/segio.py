@@ -175,18 +175,21 @@ def mismatch(codes: np.ndarray, src: Grid, dst: Grid) -> Optional[str]:
     reordered axes are the same orientation (file formats store them differently)."""
     if src.same_as(dst):
         return None
-    cosines = np.abs(np.asarray(src.direction_matrix).T @ np.asarray(dst.direction_matrix))
-    worst = float(np.degrees(np.arccos(np.clip(cosines.max(0).min(), -1.0, 1.0))))
-    if worst > ORIENTATION_TOLERANCE_DEG:
-        return f"its axes are turned {worst:.0f} degrees against the image's"
+    outside = 0.0
     k, j, i = np.nonzero(codes)
     if k.size:
         step = max(1, k.size // 50_000)
         ijk = dst.lps_to_ijk(src.ijk_to_lps_points(np.stack([i[::step], j[::step], k[::step]], 1)))
         inside = np.all((ijk > -0.5) & (ijk < np.asarray(dst.size_ijk) - 0.5), axis=1)
         outside = 1.0 - float(inside.mean())
-        if outside > OUTSIDE_TOLERANCE:
-            return f"{outside:.0%} of its labelled voxels lie outside the image"
+    if outside == 1.0:
+        return "it does not overlap the image (no labelled voxel inside it)"
+    cosines = np.abs(np.asarray(src.direction_matrix).T @ np.asarray(dst.direction_matrix))
+    worst = float(np.degrees(np.arccos(np.clip(cosines.max(0).min(), -1.0, 1.0))))
+    if worst > ORIENTATION_TOLERANCE_DEG:
+        return f"its axes are turned {worst:.0f} degrees against the image's"
+    if outside > OUTSIDE_TOLERANCE:
+        return f"{outside:.0%} of its labelled voxels lie outside the image"
     return None
 
 
