@@ -45,7 +45,9 @@ def test_segment_writes_a_seg_nrrd_on_the_image_grid_and_a_contract_report(lowre
     # The reader's contour is the wall: by default the output's LV myocardium is the given mask,
     # voxel for voxel, for every kind of method; growing it is opt-in and reported.
     given = np.isin(lowres_case["codes"], L.LV_MYOCARDIUM_CODES)
-    for method, grow in (("random-forest", "repair_voxels"), ("fwhm", "repair_voxels"), (None, "grow_wall_voxels")):
+    default = registry.get(registry.default_method("scar"), "scar")  # cmpunet with torch, random-forest without
+    default_grow = "grow_wall_voxels" if any(p.name == "grow_wall_voxels" for p in default.params) else "repair_voxels"
+    for method, grow in (("random-forest", "repair_voxels"), ("fwhm", "repair_voxels"), (None, default_grow)):
         args = ["--scar-method", method] if method else []
         seg_out, rep_out = tmp_path / f"k-{method}.seg.nrrd", tmp_path / f"k-{method}.json"
         assert run_cli("--quiet", "segment", lowres_case["image"], "--myocardium", lowres_case["label"], "-o",
