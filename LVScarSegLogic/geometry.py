@@ -105,6 +105,23 @@ class Grid:
             return False
         return bool(np.allclose(self.ijk_to_lps, other.ijk_to_lps, atol=tol_mm, rtol=0))
 
+    def differences(self, other: "Grid") -> str:
+        """What differs from ``other``, in words: size, spacing, origin (mm apart), axes (degrees)."""
+        out = []
+        if self.size_ijk != other.size_ijk:
+            out.append(f"size {'x'.join(map(str, self.size_ijk))} vs {'x'.join(map(str, other.size_ijk))}")
+        if not np.allclose(self.spacing, other.spacing, rtol=0, atol=1e-4):
+            out.append("spacing " + "x".join(f"{s:g}" for s in self.spacing) + " vs "
+                       + "x".join(f"{s:g}" for s in other.spacing) + " mm")
+        shift = float(np.linalg.norm(np.asarray(self.origin) - np.asarray(other.origin)))
+        if shift > 1e-3:
+            out.append(f"origin {shift:.1f} mm apart")
+        cos = np.clip(np.abs(np.sum(self.direction_matrix * other.direction_matrix, axis=0)), 0.0, 1.0)
+        angle = float(np.degrees(np.arccos(cos.min())))
+        if angle > 0.01:
+            out.append(f"axes turned up to {angle:.1f} degrees")
+        return ", ".join(out) or "the same grid"
+
     def describe(self) -> str:
         sp = "x".join(f"{s:g}" for s in self.spacing)
         sz = "x".join(str(s) for s in self.size_ijk)

@@ -97,8 +97,8 @@ def _resample_onto(array: np.ndarray, src: Grid, dst: Grid, path, warnings: List
             return out
     import SimpleITK as sitk
 
-    warnings.append(f"{Path(path).name}: mask is on another grid ({src.describe()}); "
-                    f"resampled (nearest neighbour) onto the image grid ({dst.describe()})")
+    warnings.append(f"{Path(path).name}: mask is on another grid than the image ({src.differences(dst)}); "
+                    "resampled (nearest neighbour) onto the image grid")
     moving = image_from_array(array, src)
     reference = image_from_array(np.zeros(dst.shape, dtype=np.uint8), dst)
     out = sitk.Resample(moving, reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0, moving.GetPixelID())

@@ -144,3 +144,18 @@ def test_a_mask_from_another_scan_is_refused_unless_forced(lowres_case, tmp_path
     d[:, 0] *= -1
     flipped = Grid.make(g.shape, g.spacing, g.ijk_to_lps_points([[g.shape[2] - 1, 0, 0]])[0], d)
     assert mismatch(lab.array[:, :, ::-1], flipped, g) is None
+
+
+def test_grid_differences_are_named():
+    """A resampled mask's warning says what differs (not two identical-looking grid summaries)."""
+    from LVScarSegLogic.geometry import Grid
+
+    a = Grid.make((4, 5, 6), (1.0, 1.0, 2.0), (0.0, 0.0, 0.0), np.eye(3))
+    assert a.differences(a) == "the same grid"
+    shifted = Grid.make((4, 5, 6), (1.0, 1.0, 2.0), (3.0, 4.0, 0.0), np.eye(3))
+    assert a.differences(shifted) == "origin 5.0 mm apart"
+    t = np.radians(10.0)
+    turned = Grid.make((4, 5, 7), (1.0, 1.0, 2.5), (0.0, 0.0, 0.0),
+                       [[np.cos(t), -np.sin(t), 0], [np.sin(t), np.cos(t), 0], [0, 0, 1]])
+    text = a.differences(turned)
+    assert "size 6x5x4 vs 7x5x4" in text and "spacing 1x1x2 vs 1x1x2.5 mm" in text and "10.0 degrees" in text
