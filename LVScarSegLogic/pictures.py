@@ -34,7 +34,8 @@ def _segment_angle(seg: int) -> float:
 def _banner(fig, text: str) -> None:
     """A red band across the top of a figure: the result is uncertain or failed (quality.banner)."""
     if text:
-        fig.text(0.5, 0.995, text if len(text) <= 110 else text[:107] + "...", ha="center", va="top", fontsize=9,
+        # above the title: the saved picture's tight bounding box grows to hold it
+        fig.text(0.5, 1.03, text if len(text) <= 110 else text[:107] + "...", ha="center", va="bottom", fontsize=9,
                  color="white", bbox={"facecolor": "#c00000", "edgecolor": "none", "pad": 4})
 
 

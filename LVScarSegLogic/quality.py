@@ -99,7 +99,10 @@ def assess(codes: np.ndarray, grid, given_myocardium: bool, warnings: Sequence[s
                          "(or the stack covers only part of the LV)")
     if wall.any():
         rings, n_levels = ring_fraction(wall, grid, frame)
-        if rings == 0.0:
+        if n_levels == 0:
+            (uncertain if given_myocardium else failed).append(
+                "too little wall on any short-axis level to form a ring around the long axis: not an LV")
+        elif rings == 0.0:
             (uncertain if given_myocardium else failed).append(
                 f"the wall is a closed ring around the long axis on none of its {n_levels} short-axis levels: "
                 "not an LV")
