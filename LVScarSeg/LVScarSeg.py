@@ -319,8 +319,8 @@ class LVScarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             p.lvCenter = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", "LV centre")
         p.lvCenter.RemoveAllControlPoints()
         self.ui.pointsCollapsibleButton.collapsed = False
-        slicer.modules.markups.logic().StartPlaceMode(0)
-        slicer.modules.markups.logic().SetActiveListID(p.lvCenter)
+        slicer.modules.markups.logic().SetActiveListID(p.lvCenter)  # the point goes into this list
+        slicer.modules.markups.logic().StartPlaceMode(0)  # one click, then back to the normal mode
 
 
 class LVScarSegTest(ScriptedLoadableModuleTest):
