@@ -11,7 +11,7 @@ Conventions used throughout the engine:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -28,6 +28,20 @@ def lps_to_ras_points(points_lps) -> np.ndarray:
 def ras_to_lps_points(points_ras) -> np.ndarray:
     """Physical points (N, 3) or (3,) from RAS to LPS millimetres."""
     return np.asarray(points_ras, dtype=float) @ _LPS_RAS_FLIP
+
+
+# Slices more than this many pixels apart make a thick-slice stack for the networks, the quality
+# check and the QA pictures (the scar methods' own rule is 2.5, methods.common.slice_axis).
+THICK_SLICE_RATIO = 3.0
+
+
+def thick_slice_axis(spacing_ijk: Sequence[float], ratio: float) -> Optional[int]:
+    """The numpy axis (0, 1 or 2 of k, j, i) of a thick-slice stack: the axis whose spacing is more
+    than ``ratio`` times every other axis's (e.g. 1.4 x 1.4 x 8 mm); None for a near-isotropic
+    volume. ``spacing_ijk`` in (i, j, k) order, as a Grid gives it."""
+    sp = np.asarray(spacing_ijk, dtype=float)[::-1]
+    axis = int(np.argmax(sp))
+    return axis if sp[axis] > ratio * np.delete(sp, axis).max() else None
 
 
 def lps_to_ras_matrix(matrix_lps: np.ndarray) -> np.ndarray:

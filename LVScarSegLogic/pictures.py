@@ -8,6 +8,7 @@ import numpy as np
 
 from . import labels as L
 from .files import atomic_output
+from .geometry import THICK_SLICE_RATIO, thick_slice_axis
 
 # Bull's-eye layout (standard): anterior (1, 7, 13) at the top, septum on the left, lateral on the right.
 _RINGS = ((range(1, 7), 0.75, 1.0, 60.0), (range(7, 13), 0.5, 0.75, 60.0), (range(13, 17), 0.25, 0.5, 90.0))
@@ -132,8 +133,7 @@ def draw_qa(image: np.ndarray, codes: np.ndarray, spacing_ijk, path, title: str 
     otherwise, and always for thick-slice stacks (whose planes between slices hold no data), the
     acquired slices of the image's k axis cropped to the heart, named by their position."""
     plt = _pyplot()
-    sp = np.asarray(spacing_ijk, dtype=float)
-    thick = sp[2] > 3.0 * max(sp[0], sp[1])
+    thick = thick_slice_axis(spacing_ijk, THICK_SLICE_RATIO) == 0  # k slices, planes between them hold no data
     if frame is not None and grid is not None and not thick:
         sa_img, sa_codes, names = short_axis_slices(image, codes, grid, frame, max_slices)
         return _montage(plt, sa_img, sa_codes, list(range(len(names))), names, (0, sa_img.shape[1], 0, sa_img.shape[2]),

@@ -14,6 +14,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import labels as L
+from .geometry import THICK_SLICE_RATIO, thick_slice_axis
 
 OK, UNCERTAIN, FAILED = "ok", "uncertain", "failed"
 # LV myocardium of adults: about 60-250 mL (mass 65-260 g); a partial stack covers less.
@@ -30,11 +31,9 @@ DOUBT_PHRASES = ("does not look like an LV", "found no LV", "check the LV positi
 MISMATCH_PHRASES = ("may be another scan's",)  # segio: a mismatched mask used because of --force
 
 
-def _thick_axis(spacing_ijk: Sequence[float]) -> Optional[int]:
-    """The slice axis (k, j, i) of a thick-slice stack (spacing > 3x the others), else None."""
-    sp = np.asarray(spacing_ijk, dtype=float)[::-1]
-    axis = int(np.argmax(sp))
-    return axis if sp[axis] > 3.0 * np.delete(sp, axis).max() else None
+def _coarsest_axis(spacing_ijk: Sequence[float]) -> int:
+    """The numpy axis (k, j, i) with the largest spacing: the slices of a stack."""
+    return int(np.argmax(np.asarray(spacing_ijk, dtype=float)[::-1]))
 
 
 def wall_thickness_mm(wall: np.ndarray, spacing_ijk: Sequence[float]) -> float:
@@ -44,7 +43,7 @@ def wall_thickness_mm(wall: np.ndarray, spacing_ijk: Sequence[float]) -> float:
     from scipy import ndimage as ndi
 
     sp = np.asarray(spacing_ijk, dtype=float)[::-1]
-    axis = _thick_axis(spacing_ijk)
+    axis = thick_slice_axis(spacing_ijk, THICK_SLICE_RATIO)
     if axis is None:
         dist = ndi.distance_transform_edt(wall, sampling=sp)
         pixel = float(sp.mean())
@@ -75,8 +74,7 @@ def ring_fraction(wall: np.ndarray, grid, frame=None, levels: int = 8) -> Tuple[
             n += 1
             rings += np.unique((phi[at] // 30).astype(int)).size >= 11
         return (rings / n if n else 0.0), n
-    axis = int(np.argmax(np.asarray(grid.spacing, dtype=float)[::-1]))
-    slices = [s for s in np.moveaxis(wall, axis, 0) if s.any()]
+    slices = [s for s in np.moveaxis(wall, _coarsest_axis(grid.spacing), 0) if s.any()]
     rings = sum(bool((ndi.binary_fill_holes(s) & ~s).any()) for s in slices)
     return (rings / len(slices) if slices else 0.0), len(slices)
 
@@ -112,7 +110,7 @@ def assess(codes: np.ndarray, grid, given_myocardium: bool, warnings: Sequence[s
         if not THICKNESS_MM_RANGE[0] <= thickness <= THICKNESS_MM_RANGE[1]:
             uncertain.append(f"mean wall thickness {thickness:.1f} mm, outside {THICKNESS_MM_RANGE[0]:g}-"
                              f"{THICKNESS_MM_RANGE[1]:g} mm")
-        if int(np.count_nonzero(np.moveaxis(wall, int(np.argmax(grid.spacing[::-1])), 0).any((1, 2)))) < 2:
+        if int(np.count_nonzero(np.moveaxis(wall, _coarsest_axis(grid.spacing), 0).any((1, 2)))) < 2:
             uncertain.append("the LV wall lies on a single slice: volumes and AHA segments are of that slice only")
         scar = float(L.infarct(codes).sum() / wall.sum() * 100.0)
         if scar > SCAR_PERCENT_MAX:

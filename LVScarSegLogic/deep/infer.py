@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from .. import geometry
 from ..errors import InputError
 from . import prep
 from .networks import build, pick_device
@@ -51,18 +52,16 @@ SEARCH_WINDOW_MM = 120.0
 SEARCH_STRIDE_MM = 30.0
 MAX_SEARCH_WINDOWS = 150
 SEARCH_TIME_LIMIT_S = 30.0  # the search stops here with the best window so far (a bounded worst case)
-# A stack whose slices lie more than this many pixels apart is segmented the way it was acquired:
-# in-plane, slice by slice, on its own slices. Through-plane views of a 10 mm stack interpolated
-# to 1.25 mm are blends of neighbouring slices that no scanner made.
-THICK_SLICE_RATIO = 3.0
+# A stack whose slices lie more than geometry.THICK_SLICE_RATIO pixels apart is segmented the way
+# it was acquired: in-plane, slice by slice, on its own slices. Through-plane views of a 10 mm
+# stack interpolated to 1.25 mm are blends of neighbouring slices that no scanner made.
+THICK_SLICE_RATIO = geometry.THICK_SLICE_RATIO
 
 
 def thick_slice_axis(spacing_kji) -> Optional[int]:
-    """The slice axis (0, 1 or 2 of k, j, i) of a thick-slice stack: the axis whose spacing is more
-    than THICK_SLICE_RATIO times every other axis's; None for a near-isotropic volume."""
-    s = np.asarray(spacing_kji, dtype=float)
-    axis = int(np.argmax(s))
-    return axis if s[axis] > THICK_SLICE_RATIO * np.delete(s, axis).max() else None
+    """The slice axis (0, 1 or 2 of k, j, i) of a thick-slice stack by THICK_SLICE_RATIO
+    (geometry.thick_slice_axis; spacings here in k, j, i order); None for a near-isotropic volume."""
+    return geometry.thick_slice_axis(np.asarray(spacing_kji, dtype=float)[::-1], THICK_SLICE_RATIO)
 
 
 @dataclass(frozen=True)

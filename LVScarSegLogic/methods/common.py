@@ -7,6 +7,8 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..geometry import thick_slice_axis
+
 FULL_CONNECTIVITY = np.ones((3, 3, 3), dtype=bool)
 
 
@@ -30,10 +32,7 @@ def slice_axis(spacing_ijk: Sequence[float]) -> Optional[int]:
     """The numpy axis of thick slices in a 2D multi-slice stack, or None for a 3D volume.
 
     A stack's slice spacing exceeds 2.5x its in-plane spacing (e.g. 1.4 x 1.4 x 8 mm)."""
-    sp = spacing_kji(spacing_ijk)
-    axis = int(np.argmax(sp))
-    others = np.delete(sp, axis)
-    return axis if sp[axis] > 2.5 * others.max() else None
+    return thick_slice_axis(spacing_ijk, 2.5)
 
 
 def plane_structure(axis: int) -> np.ndarray:
