@@ -238,6 +238,17 @@ def _morph(mask: torch.Tensor, dims: int, dilate: bool) -> torch.Tensor:
     return pool(mask, 3, 1, 1) if dilate else -pool(-mask, 3, 1, 1)
 
 
+def _piecewise_linear(z: torch.Tensor, knots: torch.Tensor) -> torch.Tensor:
+    """Each sample's values z (n, ...) on [0, 1] (clipped) mapped through its own curve: ``knots``
+    (n, m) are the curve's values at m equally spaced points of [0, 1], linear in between."""
+    n, segments = z.shape[0], knots.shape[1] - 1
+    pos = z.clamp(0, 1) * segments
+    i0 = pos.floor().long().clamp(0, segments - 1)
+    g0 = torch.gather(knots, 1, i0.reshape(n, -1)).view_as(z)
+    g1 = torch.gather(knots, 1, (i0 + 1).reshape(n, -1)).view_as(z)
+    return g0 + (g1 - g0) * (pos - i0)
+
+
 def intensity_remap(img: torch.Tensor, gen: torch.Generator, keep: float = 0.2) -> torch.Tensor:
     """Each sample's intensities, scaled to its robust range (percentiles 1-99.5, clipped at 1.2),
     passed through a random increasing piecewise-linear curve (7 knots on [0, 1]); a fraction
@@ -251,11 +262,7 @@ def intensity_remap(img: torch.Tensor, gen: torch.Generator, keep: float = 0.2) 
     z = ((img - lo.view(shape1)) / (hi - lo).clamp_min(1e-6).view(shape1)).clamp(0, 1.2)
     inner = torch.sort(torch.rand(n, 5, generator=gen, device=dev), dim=1).values
     knots = torch.cat([torch.zeros(n, 1, device=dev), inner, torch.ones(n, 1, device=dev)], 1)
-    pos = z.clamp(0, 1) * 6
-    i0 = pos.floor().long().clamp(0, 5)
-    g0 = torch.gather(knots, 1, i0.reshape(n, -1)).view_as(z)
-    g1 = torch.gather(knots, 1, (i0 + 1).reshape(n, -1)).view_as(z)
-    curved = g0 + (g1 - g0) * (pos - i0)
+    curved = _piecewise_linear(z, knots)
     return torch.where((torch.rand(n, generator=gen, device=dev) < keep).view(shape1), z, curved)
 
 
@@ -293,12 +300,7 @@ def random_appearance(img: torch.Tensor, y: torch.Tensor, gen: torch.Generator, 
     u = lambda *s: torch.rand(*s, generator=gen, device=dev)
     cls = y[:, None]
     z = img.clamp(-0.5, 2.0)
-    knots = u(n, 7)
-    pos = z.clamp(0, 1) * 6
-    i0 = pos.floor().long().clamp(0, 5)
-    g0 = torch.gather(knots, 1, i0.reshape(n, -1)).view_as(z)
-    g1 = torch.gather(knots, 1, (i0 + 1).reshape(n, -1)).view_as(z)
-    out = g0 + (g1 - g0) * (pos - i0)
+    out = _piecewise_linear(z, u(n, 7))
     dims = tuple(range(1, img.dim()))
     for c in (1, 2):
         m = (cls == c).float()
