@@ -66,7 +66,8 @@ class LVFrame:
         return u, np.mod(60.0 - psi, 360.0)
 
 
-def _points(mask: np.ndarray, grid: Grid) -> np.ndarray:
+def mask_points_lps(mask: np.ndarray, grid: Grid) -> np.ndarray:
+    """LPS positions (N, 3) of the voxels of ``mask`` (k, j, i) on ``grid``."""
     k, j, i = np.nonzero(mask)
     return grid.ijk_to_lps_points(np.stack([i, j, k], 1))
 
@@ -101,8 +102,8 @@ def lv_frame(codes: np.ndarray, grid: Grid, image: Optional[np.ndarray] = None,
     cavity = cavity_of(codes, grid)
     warnings: List[str] = []
     uncertain = False
-    pw = _points(wall, grid)
-    pc = _points(cavity, grid) if cavity.any() else pw
+    pw = mask_points_lps(wall, grid)
+    pc = mask_points_lps(cavity, grid) if cavity.any() else pw
     lv = np.concatenate([pw, pc])
     centre = lv.mean(0)
     stack_axis = slice_axis(grid.spacing)
@@ -170,7 +171,7 @@ def _septum_from_image(image, wall, cavity, grid: Grid, base, axis, length) -> O
     dist = ndi.distance_transform_edt(~lv[box], sampling=sp)
     shell = np.zeros(lv.shape, dtype=bool)
     shell[box] = (dist > 2.0) & (dist < 12.0)
-    ps = _points(shell, grid)
+    ps = mask_points_lps(shell, grid)
     u = ((ps - base) @ axis) / length
     mid = (u > 0.2) & (u < 0.75)
     if mid.sum() < 50:
@@ -227,7 +228,7 @@ def segment_table(codes: np.ndarray, grid: Grid, frame: LVFrame) -> List[Dict[st
     max: the infarct fraction of the wall along chords (3-degree sectors x 2-mm slabs through the
     wall), 0 = none, 1 = the whole wall from endocardium to epicardium."""
     wall = L.lv_myocardium(codes)
-    u, phi = frame.coordinates(_points(wall, grid))
+    u, phi = frame.coordinates(mask_points_lps(wall, grid))
     s = _segment_numbers(u, phi).astype(np.int64)
     v = grid.voxel_volume_ml
     inf = L.infarct(codes)[wall]

@@ -63,8 +63,9 @@ def ring_fraction(wall: np.ndarray, grid, frame=None, levels: int = 8) -> Tuple[
     from scipy import ndimage as ndi
 
     if frame is not None:
-        k, j, i = np.nonzero(wall)
-        u, phi = frame.coordinates(grid.ijk_to_lps_points(np.stack([i, j, k], 1)))
+        from .aha import mask_points_lps
+
+        u, phi = frame.coordinates(mask_points_lps(wall, grid))
         level = np.floor(u * levels).astype(int)
         rings, n = 0, 0
         for lv in range(levels):
