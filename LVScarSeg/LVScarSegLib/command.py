@@ -82,17 +82,15 @@ def error_message(stderr_text: str, exit_code: int) -> str:
     return lines[-1] if lines else f"the engine stopped with exit code {exit_code}"
 
 
-# Warnings of the engine that mean "the LV may be elsewhere": the module then asks for the LV centre.
-LV_DOUBT_PHRASES = ("does not look like an LV", "found no LV", "check the LV position")
-
-
 def lv_in_doubt(report: Dict[str, object]) -> bool:
-    """True when an automatic run's report says the LV it found may not be the LV, or its quality
-    verdict is not "ok"."""
+    """True when an automatic run's report says the LV it found may not be the LV (the engine's
+    own doubt phrases, quality.DOUBT_PHRASES), or its quality verdict is not "ok"."""
+    from LVScarSegLogic.quality import DOUBT_PHRASES  # the engine sits beside the module (logic.py)
+
     if report.get("methods", {}).get("myocardium", {}).get("name") == "given":
         return False
     return report.get("quality", {}).get("status", "ok") != "ok" or any(
-        phrase in w for w in report.get("warnings", []) for phrase in LV_DOUBT_PHRASES)
+        phrase in w for w in report.get("warnings", []) for phrase in DOUBT_PHRASES)
 
 
 def quality_text(report: Dict[str, object]) -> str:
@@ -105,12 +103,9 @@ def quality_text(report: Dict[str, object]) -> str:
 
 def license_lines(report: Dict[str, object]) -> List[str]:
     """'model NAME: license ...' for every model file the run used (non-commercial ones said so)."""
-    lines = []
-    for m in report.get("models", []):
-        license_id = str(m.get("license") or "unknown license")
-        note = " (non-commercial use only; trained on EMIDEC)" if "NC" in license_id else ""
-        lines.append(f"model {m.get('name')}: license {license_id}{note}")
-    return lines
+    from LVScarSegLogic.models import license_note  # one wording for a license, engine and module
+
+    return [f"model {m.get('name')}: license {license_note(m.get('license'))}" for m in report.get("models", [])]
 
 
 def report_rows(report: Dict[str, object]) -> List[Tuple[str, str, str]]:
