@@ -428,6 +428,8 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
     warnings: List[str] = []
     task_name = f"myocardium-{method}"
     model, task, info = load_model(task_name, model_path, device)  # fail on a missing model before localizing
+    plan = inference_plan(task, spacing_kji)
+    low, accept = plan.search_thresholds
     boxes: List[Tuple[slice, ...]] = [tuple(slice(0, n) for n in image.shape)]  # the whole image unless localized
     loc: Dict[str, object] = {"used": False}
     localized = False
@@ -466,7 +468,6 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
         # only when its output clearly is one.
         score = crop.plausibility
         loc["lv_plausibility"] = round(score, 3)
-        low, accept = inference_plan(task, spacing_kji).search_thresholds
         if score < low:
             progress(0.5, "myocardium: the LV found does not look like one; searching the image")
             found, n_windows, finished = _search_lv(image, spacing_kji, model, task, dev, progress)
@@ -492,7 +493,6 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
         crop, loc["recentred"] = _recentred(image, spacing_kji, model, task, dev, tta, crop)
         loc["lv_plausibility"] = round(crop.plausibility, 3)
         loc["box_kji"] = [[s.start, s.stop] for s in crop.box]
-        low = inference_plan(task, spacing_kji).search_thresholds[0]
         if crop.plausibility < low:
             warnings.append(f"the wall found around the given LV centre does not look like an LV to the {method} "
                             f"myocardium model (score {crop.plausibility:.2f}, usually > {low:g}); check the wall")
@@ -505,7 +505,7 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
         uncertainty = np.zeros(image.shape, np.float32)
         uncertainty[crop.box] = prep.resample(crop.unc_work, cls.shape, "linear").numpy()
     details = {"model": info.get("name"), "model_sha256": info.get("sha256"), "localizer": loc,
-               "working_spacing_mm": task.spacing_mm, "inference": inference_plan(task, spacing_kji).description,
+               "working_spacing_mm": task.spacing_mm, "inference": plan.description,
                "tta": tta}
     if not (codes == L.MYOCARDIUM).any():
         warnings.append(f"the {method} myocardium model found no LV wall")
