@@ -19,8 +19,8 @@ ENV_VAR = "LVSCARSEG_MODELS_DIR"
 # Model sets (``--models``): which model a task uses when none is named.
 # - "best": the model that measures best on real scans, whatever its license. Measured on the 32
 #   held-out EMIDEC exams (the only real data this project may use): fully automatic LV wall Dice
-#   0.72 with the -emidec localizer + myocardium networks against 0.02 with the phantom-trained
-#   ones; infarct Dice with the expert's wall 0.72 (scar-cmpunet-emidec) against 0.38. Their
+#   0.71 with the -emidec localizer + myocardium networks against 0.10 with the permissive set;
+#   infarct Dice with the expert's wall 0.74 (scar-cmpunet-emidec) against 0.38 (phantom-trained). Their
 #   license is CC BY-NC-SA 4.0 (EMIDEC's): non-commercial use, and every output says so.
 # - "permissive": BSD-licensed models only (trained on this project's phantoms), for users who
 #   cannot accept a non-commercial license. A model file named explicitly must also be permissive.
