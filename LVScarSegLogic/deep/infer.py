@@ -457,18 +457,25 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
             if crop is not None and candidate.plausibility <= crop.plausibility + SWITCH_MARGIN:
                 continue
         crop, chosen = candidate, i
-    if localized:
-        loc["chosen"] = chosen
-        if chosen:
-            warnings.append(f"the LV localizer's strongest candidate did not look like an LV to the {method} "
-                            f"myocardium model; candidate {chosen + 1} of {len(boxes)} was used (check the LV position)")
+    if localized or lv_center_kji is not None:  # a crop placed on an LV: re-centre it and judge it
+        if localized:
+            loc["chosen"] = chosen
+            if chosen:
+                warnings.append(f"the LV localizer's strongest candidate did not look like an LV to the {method} "
+                                f"myocardium model; candidate {chosen + 1} of {len(boxes)} was used (check the LV "
+                                "position)")
+        else:
+            progress(0.5, "myocardium: the crop around the given LV centre")
         crop, loc["recentred"] = _recentred(image, spacing_kji, model, task, dev, tta, crop)
-        # An output that does not look like an LV (on EMIDEC's training exams, every exam whose LV
-        # was missed scored < 0.75) starts a search with windows over the image; a window is taken
-        # only when its output clearly is one.
         score = crop.plausibility
         loc["lv_plausibility"] = round(score, 3)
-        if score < low:
+        if score < low and not localized:  # the reader's point is not searched past
+            warnings.append(f"the wall found around the given LV centre does not look like an LV to the {method} "
+                            f"myocardium model (score {score:.2f}, usually > {low:g}); check the wall")
+        elif score < low:
+            # An output that does not look like an LV (on EMIDEC's training exams, every exam whose
+            # LV was missed scored < 0.75) starts a search with windows over the image; a window is
+            # taken only when its output clearly is one.
             progress(0.5, "myocardium: the LV found does not look like one; searching the image")
             found, n_windows, finished = _search_lv(image, spacing_kji, model, task, dev, progress)
             found_score = found.plausibility if found is not None else 0.0
@@ -488,14 +495,6 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
                 warnings.append(f"the LV found does not look like an LV to the {method} myocardium model (score "
                                 f"{score:.2f}, usually > {low:g}); check its position and the wall")
         loc["box_kji"] = [[s.start, s.stop] for s in crop.box]
-    elif lv_center_kji is not None:
-        progress(0.5, "myocardium: the crop around the given LV centre")
-        crop, loc["recentred"] = _recentred(image, spacing_kji, model, task, dev, tta, crop)
-        loc["lv_plausibility"] = round(crop.plausibility, 3)
-        loc["box_kji"] = [[s.start, s.stop] for s in crop.box]
-        if crop.plausibility < low:
-            warnings.append(f"the wall found around the given LV centre does not look like an LV to the {method} "
-                            f"myocardium model (score {crop.plausibility:.2f}, usually > {low:g}); check the wall")
     cls = crop.cls.copy()
     cls[~crop.lv] = 0
     codes = np.zeros(image.shape, np.uint8)
