@@ -16,7 +16,10 @@ LV_MYOCARDIUM_CODES = (MYOCARDIUM, SCAR, MVO, GRAYZONE)  # the whole LV wall
 INFARCT_CODES = (SCAR, MVO)  # MVO counts as infarct (SCMR)
 
 _SCT = "SCT"
-_CONTEXT = "Segmentation category and type - 3D Slicer General Anatomy list"
+# Slicer's default lists lack Myocardium (and the gray zone has no standard code), so the segments
+# name this project's own context; the module loads it into Slicer's terminology logic from
+# Resources/Terminologies/LVScarSeg.term.json, which terminology_context() writes.
+TERMINOLOGY_CONTEXT = "Segmentation category and type - LVScarSeg"
 _ANATOMIC_CONTEXT = "Anatomic codes - DICOM master list"
 _LEFT_VENTRICLE = [_SCT, "87878005", "Left ventricle"]
 
@@ -33,7 +36,7 @@ class SegmentDef:
 
     def terminology(self) -> dict:
         return {
-            "contextName": _CONTEXT,
+            "contextName": TERMINOLOGY_CONTEXT,
             "category": list(self.category),
             "type": list(self.type),
             "anatomicContextName": _ANATOMIC_CONTEXT,
@@ -53,7 +56,7 @@ SEGMENTS: "OrderedDict[str, SegmentDef]" = OrderedDict(
     for s in (
         SegmentDef("bloodpool", "LV blood pool", BLOODPOOL, _rgb(216, 101, 79),
                    (_SCT, "85756007", "Tissue"), (_SCT, "87612001", "Blood"), ("blood pool", "bloodpool", "cavity")),
-        SegmentDef("myocardium", "LV myocardium", MYOCARDIUM, _rgb(206, 110, 84),
+        SegmentDef("myocardium", "LV myocardium", MYOCARDIUM, _rgb(128, 174, 128),  # green: apart from the red blood
                    (_SCT, "123037004", "Anatomical Structure"), (_SCT, "74281007", "Myocardium"),
                    ("myocard", "myo")),
         SegmentDef("grayzone", "Gray zone", GRAYZONE, _rgb(241, 166, 60),
@@ -67,6 +70,22 @@ SEGMENTS: "OrderedDict[str, SegmentDef]" = OrderedDict(
                    ("mvo", "no-reflow", "no reflow", "microvascular")),
     )
 )
+
+def terminology_context() -> dict:
+    """The segments as a Slicer terminology context (the JSON schema of Slicer's
+    ``SegmentationCategoryTypeModifier-*.json`` files): one category per distinct category code,
+    its types with the segment colours as recommended display colours."""
+    categories: "OrderedDict[Tuple[str, str, str], list]" = OrderedDict()
+    for s in SEGMENTS.values():
+        categories.setdefault(s.category, []).append({
+            "CodingSchemeDesignator": s.type[0], "CodeValue": s.type[1], "CodeMeaning": s.type[2],
+            "3dSlicerLabel": s.id, "recommendedDisplayRGBValue": [round(255 * c) for c in s.color]})
+    return {"SegmentationCategoryTypeContextName": TERMINOLOGY_CONTEXT,
+            "@schema": "https://raw.githubusercontent.com/qiicr/dcmqi/master/doc/segment-context-schema.json#",
+            "SegmentationCodes": {"Category": [
+                {"CodingSchemeDesignator": c[0], "CodeValue": c[1], "CodeMeaning": c[2], "showAnatomy": "true",
+                 "Type": types} for c, types in categories.items()]}}
+
 
 # When hand-drawn segments overlap, the more specific finding wins.
 OVERLAP_PRIORITY = ("bloodpool", "myocardium", "grayzone", "scar", "mvo")
