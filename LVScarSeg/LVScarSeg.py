@@ -177,7 +177,7 @@ class LVScarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def initializeParameterNode(self):
         self.setParameterNode(self.logic.getParameterNode())
         if not self._parameterNode.inputVolume:
-            first = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
+            first = self.logic.firstImageVolume()
             if first:
                 self._parameterNode.inputVolume = first
 
@@ -221,11 +221,7 @@ class LVScarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         p = self._parameterNode
         if self.logic.isRunning():
             return
-        missing = None
-        if not p or not p.inputVolume:
-            missing = "Select the LGE volume."
-        elif not p.myocardiumSegmentation and not self.ui.myocardiumMethodComboBox.currentData:
-            missing = "Select a myocardium segmentation or a myocardium model."
+        missing = self.logic.problem(p, self.ui.myocardiumMethodComboBox.currentData)
         self.ui.applyButton.enabled = missing is None
         self.ui.applyButton.toolTip = missing or "Run the selected methods in the background (Cancel stops them)"
         has_result = bool(p and p.outputSegmentation and p.inputVolume)

@@ -181,7 +181,8 @@ def test_cmake_lists_every_file_the_extension_ships():
     engine = {str(p.relative_to(ROOT)) for p in (ROOT / "LVScarSegLogic").rglob("*.py")}
     models = {str(p.relative_to(ROOT)) for p in (ROOT / "Resources" / "Models").iterdir()}
     lib = {str(p.relative_to(ROOT / "LVScarSeg")) for p in (ROOT / "LVScarSeg" / "LVScarSegLib").glob("*.py")}
-    expected = engine | models | lib | {"Resources/UI/LVScarSeg.ui", "Resources/Icons/LVScarSeg.png"}
+    expected = engine | models | lib | {"Resources/UI/LVScarSeg.ui", "Resources/Icons/LVScarSeg.png",
+                                          "Resources/Terminologies/LVScarSeg.term.json"}
     assert expected <= listed, sorted(expected - listed)
     assert "slicerMacroBuildScriptedModule" in text and "WITH_GENERIC_TESTS" in text
     assert "slicer_add_python_unittest" in text

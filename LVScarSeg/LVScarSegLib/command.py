@@ -87,7 +87,7 @@ def lv_in_doubt(report: Dict[str, object]) -> bool:
     own doubt phrases, quality.DOUBT_PHRASES), or its quality verdict is not "ok"."""
     from LVScarSegLogic.quality import DOUBT_PHRASES  # the engine sits beside the module (logic.py)
 
-    if report.get("methods", {}).get("myocardium", {}).get("name") == "given":
+    if is_comparison(report) or report.get("methods", {}).get("myocardium", {}).get("name") == "given":
         return False
     return report.get("quality", {}).get("status", "ok") != "ok" or any(
         phrase in w for w in report.get("warnings", []) for phrase in DOUBT_PHRASES)
@@ -108,8 +108,20 @@ def license_lines(report: Dict[str, object]) -> List[str]:
     return [f"model {m.get('name')}: license {license_note(m.get('license'))}" for m in report.get("models", [])]
 
 
+def is_comparison(report: Dict[str, object]) -> bool:
+    """True for the report of ``lvscarseg compare`` (per-method results and a consensus)."""
+    return "consensus" in report and isinstance(report.get("methods"), list)
+
+
 def report_rows(report: Dict[str, object]) -> List[Tuple[str, str, str]]:
-    """(measurement, value, unit) rows of a report for the results table."""
+    """(measurement, value, unit) rows of a report (segment, measure or compare) for the results table."""
+    if is_comparison(report):
+        rows = [(f"Scar by {m['method']}", f"{m['scar_ml']:.2f} mL, {m['scar_percent']:.1f} % of LV", "")
+                for m in report["methods"]]
+        c, a = report["consensus"], report["agreement"]
+        rows.append(("STAPLE consensus", f"{c['scar_ml']:.2f} mL, {c['scar_percent']:.1f} % of LV", ""))
+        rows.append(("Methods range", f"{a['scar_percent_range'][0]:.1f}-{a['scar_percent_range'][1]:.1f}", "% of LV"))
+        return rows
     v = report["volumes_ml"]
     rows = [("LV myocardium", f"{v['lv_myocardium']:.1f}", "mL"), ("LV mass", f"{report['lv_mass_g']:.1f}", "g"),
             ("Scar (infarct)", f"{v['scar']:.2f}", "mL"), ("Scar mass", f"{report['scar_mass_g']:.2f}", "g"),

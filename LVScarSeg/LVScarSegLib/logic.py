@@ -68,6 +68,7 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
         self.progressCallback = lambda percent, message: None
         self.finishedCallback = lambda ok, message, report, bullseye, text: None
         self._job = None
+        self.loadTerminology()
 
     def getParameterNode(self):
         return LVScarSegParameterNode(super().getParameterNode())
@@ -114,105 +115,249 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
     def _newJobFolder(self):
         return tempfile.mkdtemp(prefix="LVScarSeg-", dir=slicer.app.temporaryPath)
 
+    # -- scene helpers ------------------------------------------------------------------------
     @staticmethod
-    def _points(markups):
+    def firstImageVolume():
+        """The first scalar volume that is an image (a labelmap is also a vtkMRMLScalarVolumeNode)."""
+        for node in slicer.util.getNodesByClass("vtkMRMLScalarVolumeNode"):
+            if not node.IsA("vtkMRMLLabelMapVolumeNode"):
+                return node
+        return None
+
+    @staticmethod
+    def _removeNodes(*nodes):
+        """Remove nodes with the display and storage nodes they brought (no orphans left behind);
+        scene-wide singletons (default colour tables) stay."""
+        scene = slicer.mrmlScene
+        for node in nodes:
+            if node is None or node.GetScene() is None:
+                continue
+            helpers = []
+            if node.IsA("vtkMRMLDisplayableNode"):
+                for i in range(node.GetNumberOfDisplayNodes()):
+                    display = node.GetNthDisplayNode(i)
+                    helpers.append(display)
+                    color = display.GetColorNode() if display and hasattr(display, "GetColorNode") else None
+                    if color is not None and not color.GetSingletonTag() and color.GetName() != "":
+                        helpers.append(color)
+            if node.IsA("vtkMRMLStorableNode"):
+                helpers += [node.GetNthStorageNode(i) for i in range(node.GetNumberOfStorageNodes())]
+            scene.RemoveNode(node)
+            for helper in helpers:
+                if helper is not None and helper.GetScene() is not None:
+                    scene.RemoveNode(helper)
+
+    @staticmethod
+    def _worldToLocal(volume):
+        """World (RAS) -> the volume's own (local) RAS: what the exported image is written in."""
+        transform = vtk.vtkGeneralTransform()
+        slicer.vtkMRMLTransformNode.GetTransformBetweenNodes(None, volume.GetParentTransformNode(), transform)
+        return transform
+
+    def _points(self, markups, volume):
+        """Control points of a markups node in the volume's local RAS (markups and volume may each
+        be under a transform; the engine sees the exported image, which is in local coordinates)."""
         if markups is None:
             return []
+        toLocal = self._worldToLocal(volume)
         out = []
         for i in range(markups.GetNumberOfControlPoints()):
             p = [0.0, 0.0, 0.0]
             markups.GetNthControlPointPositionWorld(i, p)
-            out.append(p)
+            out.append(list(toLocal.TransformPoint(p)))
         return out
 
     @staticmethod
-    def _hasNamedSegments(segmentationNode):
+    def _recognisedSegments(segmentationNode):
+        """IDs of the segments the engine recognises by ID or name (myocardium, scar, ...)."""
         from LVScarSegLogic import labels
 
         seg = segmentationNode.GetSegmentation()
-        for i in range(seg.GetNumberOfSegments()):
-            segment = seg.GetNthSegment(i)
-            if seg.GetNthSegmentID(i) in labels.SEGMENTS or labels.segment_for_name(segment.GetName()):
-                return True
-        return False
+        return [seg.GetNthSegmentID(i) for i in range(seg.GetNumberOfSegments())
+                if seg.GetNthSegmentID(i) in labels.SEGMENTS or labels.segment_for_name(seg.GetNthSegment(i).GetName())]
 
-    def _exportVolume(self, volume, folder):
-        path = os.path.join(folder, "image.nrrd")
-        if not slicer.util.saveNode(volume, path, {"useCompression": False}):
+    def wallSegments(self, segmentationNode, segmentID=""):
+        """{segment ID in the user's node: ID to write} of the reader's myocardium segmentation.
+        Recognised segments go as they are, so an earlier result keeps its scar as wall; otherwise
+        the chosen segment, or the only one, is the LV wall."""
+        recognised = self._recognisedSegments(segmentationNode)
+        if recognised:
+            return {i: i for i in recognised}
+        seg = segmentationNode.GetSegmentation()
+        if segmentID and seg.GetSegment(segmentID) is None:
+            raise ValueError(f"{segmentationNode.GetName()} has no segment {segmentID!r}")
+        if not segmentID and seg.GetNumberOfSegments() == 1:
+            segmentID = seg.GetNthSegmentID(0)
+        if not segmentID:
+            raise ValueError(f"{segmentationNode.GetName()} has {seg.GetNumberOfSegments()} segments and none is named "
+                             "myocardium, scar, MVO, gray zone or blood pool: choose the segment that is the LV wall")
+        return {segmentID: "myocardium"}
+
+    def problem(self, p, myocardiumMethod=None):
+        """Why Apply cannot run with these parameters (one sentence), or None."""
+        if not p or not p.inputVolume:
+            return "Select the LGE volume."
+        if p.inputVolume.IsA("vtkMRMLLabelMapVolumeNode"):
+            return f"{p.inputVolume.GetName()} is a label map: select the LGE image."
+        if p.inputVolume.GetImageData() is None:
+            return f"{p.inputVolume.GetName()} has no image data."
+        if p.myocardiumSegmentation:
+            try:
+                self.wallSegments(p.myocardiumSegmentation, p.myocardiumSegmentID)
+            except ValueError as exc:
+                return str(exc)
+        elif not myocardiumMethod:
+            return "Select a myocardium segmentation or a myocardium model."
+        return None
+
+    # -- export and import (the user's nodes and their storage nodes are never touched) ----------
+    @staticmethod
+    def exportVolume(volume, path):
+        """Write the volume (its local geometry) with a storage node of our own: the user's node
+        keeps its storage node and file name."""
+        storage = slicer.vtkMRMLVolumeArchetypeStorageNode()
+        storage.SetFileName(path)
+        storage.SetUseCompression(0)
+        if not storage.WriteData(volume):
             raise RuntimeError(f"could not export {volume.GetName()}")
         return path
 
-    def _exportSegmentation(self, segmentation, volume, folder, name, segmentID=""):
-        """A .seg.nrrd of the segmentation on the volume's geometry (or a binary labelmap of one segment)."""
-        if segmentID:
-            labelmap = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode")
+    def exportSegmentation(self, segmentation, volume, path, segmentIDs=None):
+        """Write a .seg.nrrd of the segments {user's ID: written ID} (default: all, IDs kept),
+        each resampled onto the volume's grid (and through any transform between the two). The
+        written node is a new one outside the scene: no reference or storage node of the user's
+        segmentation is copied or changed."""
+        seg = segmentation.GetSegmentation()
+        if segmentIDs is None:
+            segmentIDs = {seg.GetNthSegmentID(i): seg.GetNthSegmentID(i) for i in range(seg.GetNumberOfSegments())}
+        labelmapName = slicer.vtkSegmentationConverter.GetSegmentationBinaryLabelmapRepresentationName()
+        out = slicer.vtkMRMLSegmentationNode()
+        outSeg = out.GetSegmentation()
+        # The writer pads to this geometry: the volume's own (local) one, as the exported image; the
+        # node's SetReferenceImageGeometryParameterFromVolumeNode would harden the volume's transform.
+        ijkToLocal = vtk.vtkMatrix4x4()
+        volume.GetIJKToRASMatrix(ijkToLocal)
+        converter = slicer.vtkSegmentationConverter
+        outSeg.SetConversionParameter(converter.GetReferenceImageGeometryParameterName(),
+                                      converter.SerializeImageGeometry(ijkToLocal, volume.GetImageData()))
+        if hasattr(outSeg, "SetSourceRepresentationName"):  # Slicer >= 5.4; "Master" before
+            outSeg.SetSourceRepresentationName(labelmapName)
+        else:
+            outSeg.SetMasterRepresentationName(labelmapName)
+        logic = slicer.modules.segmentations.logic()
+        for sourceID, writtenID in segmentIDs.items():
+            labelmap = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "__LVScarSeg export__")
             try:
                 ids = vtk.vtkStringArray()
-                ids.InsertNextValue(segmentID)
-                path = os.path.join(folder, f"{name}.nrrd")
-                ok = slicer.modules.segmentations.logic().ExportSegmentsToLabelmapNode(segmentation, ids, labelmap, volume)
-                if not ok or not slicer.util.saveNode(labelmap, path):
-                    raise RuntimeError(f"could not export segment {segmentID} of {segmentation.GetName()}")
+                ids.InsertNextValue(sourceID)
+                if not logic.ExportSegmentsToLabelmapNode(segmentation, ids, labelmap, volume,
+                                                          slicer.vtkSegmentation.EXTENT_REFERENCE_GEOMETRY):
+                    raise RuntimeError(f"could not export segment {sourceID} of {segmentation.GetName()}")
+                mask = slicer.util.arrayFromVolume(labelmap)
+                if mask.shape != slicer.util.arrayFromVolume(volume).shape:
+                    raise RuntimeError(f"segment {sourceID} of {segmentation.GetName()} did not export onto the volume grid")
+                mask[...] = mask > 0  # the exported label value is the segment's index, not 1
+                slicer.util.arrayFromVolumeModified(labelmap)
+                # The labelmap comes on the volume's local grid, under the volume's transform; without it
+                # its voxels are read in the local frame the engine sees (as the exported image).
+                labelmap.SetAndObserveTransformNodeID(None)
+                image = slicer.vtkSlicerSegmentationsModuleLogic.CreateOrientedImageDataFromVolumeNode(labelmap)
             finally:
-                slicer.mrmlScene.RemoveNode(labelmap)
-            return path
-        # A copy on the volume's geometry: the user's node (and its Segment Editor geometry) stays as it is.
-        copy = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode")
-        try:
-            copy.Copy(segmentation)
-            copy.SetReferenceImageGeometryParameterFromVolumeNode(volume)
-            copy.CreateBinaryLabelmapRepresentation()
-            labelmapName = slicer.vtkSegmentationConverter.GetSegmentationBinaryLabelmapRepresentationName()
-            seg = copy.GetSegmentation()
-            if hasattr(seg, "SetSourceRepresentationName"):  # Slicer >= 5.4; "Master" before
-                seg.SetSourceRepresentationName(labelmapName)
-            else:
-                seg.SetMasterRepresentationName(labelmapName)
-            path = os.path.join(folder, f"{name}.seg.nrrd")
-            if not slicer.util.saveNode(copy, path):
-                raise RuntimeError(f"could not export {segmentation.GetName()}")
-        finally:
-            slicer.mrmlScene.RemoveNode(copy)
+                self._removeNodes(labelmap)
+            source = seg.GetSegment(sourceID)
+            segment = slicer.vtkSegment()
+            segment.SetName(source.GetName() if writtenID == sourceID else "LV myocardium")
+            segment.SetColor(source.GetColor())
+            segment.AddRepresentation(labelmapName, image)
+            outSeg.AddSegment(segment, writtenID)
+        storage = slicer.vtkMRMLSegmentationStorageNode()
+        storage.SetFileName(path)
+        storage.SetCropToMinimumExtent(False)  # the whole volume grid, as the image
+        if not storage.WriteData(out):
+            raise RuntimeError(f"could not export {segmentation.GetName()}")
         return path
 
+    def loadResultSegmentation(self, path, name, volume):
+        """A new segmentation node read from the engine's file, placed with the volume: same
+        transform, same subject-hierarchy folder, the volume as reference geometry. It has no
+        storage node (the job folder is deleted): saving the scene asks for a file as for any new node."""
+        node = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", name)
+        storage = slicer.vtkMRMLSegmentationStorageNode()
+        storage.SetFileName(path)
+        if not storage.ReadData(node):
+            self._removeNodes(node)
+            raise RuntimeError(f"could not read {os.path.basename(path)}")
+        node.SetName(name)
+        node.CreateDefaultDisplayNodes()
+        node.SetReferenceImageGeometryParameterFromVolumeNode(volume)
+        node.SetNodeReferenceID(node.GetReferenceImageGeometryReferenceRole(), volume.GetID())
+        node.SetAndObserveTransformNodeID(volume.GetTransformNodeID())
+        shNode = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(slicer.mrmlScene)
+        shNode.SetItemParent(shNode.GetItemByDataNode(node), shNode.GetItemParent(shNode.GetItemByDataNode(volume)))
+        return node
+
+    def loadTerminology(self):
+        """Load the segments' terminology context (Resources/Terminologies) into Slicer's
+        terminology logic once, so the terminology selector shows the engine's segments."""
+        from LVScarSegLogic import labels
+
+        logic = slicer.modules.terminologies.logic()
+        loaded = vtk.vtkStringArray()
+        logic.GetLoadedTerminologyNames(loaded)
+        if labels.TERMINOLOGY_CONTEXT in [loaded.GetValue(i) for i in range(loaded.GetNumberOfValues())]:
+            return True
+        path = paths.resource_path(MODULE_DIR, "Terminologies", "LVScarSeg.term.json")
+        return bool(path and logic.LoadTerminologyFromFile(path))
+
     def startSegmentation(self, p, myocardiumMethod, scarMethod, paramValues):
+        problem = self.problem(p, myocardiumMethod)
+        if problem:
+            raise ValueError(problem)
         folder = self._newJobFolder()
-        image = self._exportVolume(p.inputVolume, folder)
-        myocardium = None
-        if p.myocardiumSegmentation:
-            # Segments the engine recognises by ID or name (myocardium, scar, ...) go as they are, so an
-            # earlier result keeps its scar as wall; otherwise the chosen segment is the LV wall.
-            segmentID = "" if self._hasNamedSegments(p.myocardiumSegmentation) else p.myocardiumSegmentID
-            myocardium = self._exportSegmentation(p.myocardiumSegmentation, p.inputVolume, folder, "myocardium",
-                                                  segmentID)
-        remote = (self._exportSegmentation(p.remoteSegmentation, p.inputVolume, folder, "remote")
-                  if p.remoteSegmentation else None)
-        params = {}
-        for key, values in paramValues.items():
-            params.update(values)
-        cmd = command.segment_command(
-            self.python(), image, os.path.join(folder, "result.seg.nrrd"), os.path.join(folder, "report.json"),
-            myocardium=myocardium, myocardium_method=myocardiumMethod, scar_method=scarMethod, params=params,
-            seeds_ras=self._points(p.seeds), rv_insertion_ras=self._points(p.rvInsertion), remote=remote,
-            device=p.device, bullseye=os.path.join(folder, "bullseye.png"),
-            lv_center_ras=(self._points(p.lvCenter) or [None])[0], models=p.models)
-        self._start(cmd, {"kind": "segment", "folder": folder, "parameterNode": p})
+        try:
+            volume = p.inputVolume
+            image = self.exportVolume(volume, os.path.join(folder, "image.nrrd"))
+            myocardium = None
+            if p.myocardiumSegmentation:
+                myocardium = self.exportSegmentation(p.myocardiumSegmentation, volume, os.path.join(folder, "myocardium.seg.nrrd"),
+                                                     self.wallSegments(p.myocardiumSegmentation, p.myocardiumSegmentID))
+            remote = (self.exportSegmentation(p.remoteSegmentation, volume, os.path.join(folder, "remote.seg.nrrd"))
+                      if p.remoteSegmentation else None)
+            params = {}
+            for key, values in paramValues.items():
+                params.update(values)
+            cmd = command.segment_command(
+                self.python(), image, os.path.join(folder, "result.seg.nrrd"), os.path.join(folder, "report.json"),
+                myocardium=myocardium, myocardium_method=myocardiumMethod, scar_method=scarMethod, params=params,
+                seeds_ras=self._points(p.seeds, volume), rv_insertion_ras=self._points(p.rvInsertion, volume),
+                remote=remote, device=p.device, bullseye=os.path.join(folder, "bullseye.png"),
+                lv_center_ras=(self._points(p.lvCenter, volume) or [None])[0], models=p.models)
+            self._start(cmd, {"kind": "segment", "folder": folder, "parameterNode": p})
+        except Exception:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    def _startOnResult(self, p, kind, makeCommand):
+        if not (p.inputVolume and p.outputSegmentation):
+            raise ValueError("Run Apply first: there is no result segmentation to measure.")
+        folder = self._newJobFolder()
+        try:
+            image = self.exportVolume(p.inputVolume, os.path.join(folder, "image.nrrd"))
+            seg = self.exportSegmentation(p.outputSegmentation, p.inputVolume, os.path.join(folder, "current.seg.nrrd"))
+            self._start(makeCommand(folder, image, seg), {"kind": kind, "folder": folder, "parameterNode": p})
+        except Exception:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
 
     def startMeasure(self, p):
-        folder = self._newJobFolder()
-        image = self._exportVolume(p.inputVolume, folder)
-        seg = self._exportSegmentation(p.outputSegmentation, p.inputVolume, folder, "edited")
-        cmd = command.measure_command(self.python(), image, seg, os.path.join(folder, "report.json"),
-                                      self._points(p.rvInsertion), os.path.join(folder, "bullseye.png"))
-        self._start(cmd, {"kind": "measure", "folder": folder, "parameterNode": p})
+        self._startOnResult(p, "measure", lambda folder, image, seg: command.measure_command(
+            self.python(), image, seg, os.path.join(folder, "report.json"), self._points(p.rvInsertion, p.inputVolume),
+            os.path.join(folder, "bullseye.png")))
 
     def startCompare(self, p, methods):
-        folder = self._newJobFolder()
-        image = self._exportVolume(p.inputVolume, folder)
-        seg = self._exportSegmentation(p.outputSegmentation, p.inputVolume, folder, "current")
-        cmd = command.compare_command(self.python(), image, seg, methods, os.path.join(folder, "compare.json"),
-                                      os.path.join(folder, "consensus.seg.nrrd"), p.device, p.models)
-        self._start(cmd, {"kind": "compare", "folder": folder, "parameterNode": p})
+        self._startOnResult(p, "compare", lambda folder, image, seg: command.compare_command(
+            self.python(), image, seg, methods, os.path.join(folder, "compare.json"),
+            os.path.join(folder, "consensus.seg.nrrd"), p.device, p.models))
 
     def _start(self, cmd, job):
         if self.isRunning():
@@ -292,14 +437,18 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
                 code = exitCode if exitStatus == qt.QProcess.NormalExit else -1
                 self.finishedCallback(False, command.error_message(self._stderr, code), None, None, stdout)
                 return
+            p = job["parameterNode"]
             if job["kind"] == "compare":
-                report = json.load(open(os.path.join(folder, "compare.json")))
-                self.finishedCallback(True, "Comparison finished.", None, None, stdout)
+                with open(os.path.join(folder, "compare.json")) as f:
+                    report = json.load(f)
+                self.showComparison(p, report, os.path.join(folder, "consensus.seg.nrrd"))
+                self.finishedCallback(True, "Comparison finished.", report, None, stdout)
                 return
-            report = json.load(open(os.path.join(folder, "report.json")))
+            with open(os.path.join(folder, "report.json")) as f:
+                report = json.load(f)
             if job["kind"] == "segment":
-                self.importResult(job["parameterNode"], os.path.join(folder, "result.seg.nrrd"), report)
-            self.updateTable(job["parameterNode"], report)
+                self.importResult(p, os.path.join(folder, "result.seg.nrrd"), report)
+            self.updateTable(p, report)
             verdict = report.get("quality", {}).get("status", "ok")
             self.finishedCallback(True, "Done." if verdict == "ok" else f"Done - quality {verdict.upper()}.", report,
                                   os.path.join(folder, "bullseye.png"), stdout)
@@ -310,32 +459,60 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
 
     # -- results -----------------------------------------------------------------------------
     def importResult(self, p, segPath, report):
-        node = slicer.util.loadSegmentation(segPath)
         volume = p.inputVolume
-        node.SetName(f"{volume.GetName()} LV scar ({report['methods']['scar']['name']})")
-        node.SetReferenceImageGeometryParameterFromVolumeNode(volume)
-        node.SetNodeReferenceID(node.GetReferenceImageGeometryReferenceRole(), volume.GetID())
-        shNode = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(slicer.mrmlScene)
-        shNode.SetItemParent(shNode.GetItemByDataNode(node), shNode.GetItemParent(shNode.GetItemByDataNode(volume)))
+        node = self.loadResultSegmentation(segPath, f"{volume.GetName()} LV scar ({report['methods']['scar']['name']})", volume)
         node.CreateClosedSurfaceRepresentation()
         previous = p.outputSegmentation
         if p.replacePrevious and previous and previous is not p.myocardiumSegmentation:
-            slicer.mrmlScene.RemoveNode(previous)
+            self._removeNodes(previous)
         p.outputSegmentation = node
         return node
 
-    def updateTable(self, p, report):
-        table = slicer.mrmlScene.GetFirstNodeByName("LVScarSeg measurements") or \
-            slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", "LVScarSeg measurements")
+    @staticmethod
+    def _table(name, columns, rows):
+        """A table node (found by name, or new) holding rows; columns: [(name, "string"|"double")]
+        (numeric columns are numbers, so the table sorts and plots them)."""
+        table = slicer.mrmlScene.GetFirstNodeByName(name)
+        if table is None or not table.IsA("vtkMRMLTableNode"):
+            table = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", name)
         table.RemoveAllColumns()
-        names = ["Segment", "Name", "Myocardium (mL)", "Scar (mL)", "Scar (%)", "Transmurality mean", "Transmurality max"]
-        for n in names:
-            table.AddColumn().SetName(n)
-        rows = [["total", "LV myocardium", f"{report['volumes_ml']['lv_myocardium']:.2f}",
-                 f"{report['volumes_ml']['scar']:.2f}", f"{report['scar_percent']:.1f}", "", ""]]
-        rows += command.aha_table(report)
-        for r, row in enumerate(rows):
-            table.AddEmptyRow()
-            for c, text in enumerate(row):
-                table.SetCellText(r, c, text)
+        for column, kind in columns:
+            array = vtk.vtkDoubleArray() if kind == "double" else vtk.vtkStringArray()
+            array.SetName(column)
+            table.AddColumn(array)
+        vtable = table.GetTable()
+        for row in rows:
+            r = table.AddEmptyRow()
+            for c, ((_, kind), value) in enumerate(zip(columns, row)):
+                if kind == "double":
+                    vtable.GetColumn(c).SetValue(r, float("nan") if value is None else float(value))
+                else:
+                    vtable.GetColumn(c).SetValue(r, str(value))
+        table.Modified()
         return table
+
+    def updateTable(self, p, report):
+        columns = [("Segment", "string"), ("Name", "string"), ("Myocardium (mL)", "double"), ("Scar (mL)", "double"),
+                   ("Scar (%)", "double"), ("Transmurality mean", "double"), ("Transmurality max", "double")]
+        rows = [["total", "LV myocardium", report["volumes_ml"]["lv_myocardium"], report["volumes_ml"]["scar"],
+                 report["scar_percent"], None, None]]
+        rows += [[str(s["segment"]), s["name"], s["myocardium_ml"], s["scar_ml"], s["scar_percent"],
+                  s["transmurality_mean"], s["transmurality_max"]] for s in report.get("aha_segments", [])]
+        return self._table("LVScarSeg measurements", columns, rows)
+
+    def showComparison(self, p, report, consensusPath):
+        """The comparison in the scene: a table (one row per method, then the STAPLE consensus)
+        and the consensus as a segmentation next to the volume."""
+        columns = [("Method", "string"), ("Scar (mL)", "double"), ("Scar (%)", "double"), ("Seconds", "double")]
+        rows = [[m["method"], m["scar_ml"], m["scar_percent"], m["seconds"]] for m in report["methods"]]
+        c = report["consensus"]
+        rows.append(["STAPLE consensus", c["scar_ml"], c["scar_percent"], None])
+        table = self._table("LVScarSeg method comparison", columns, rows)
+        consensus = None
+        if os.path.exists(consensusPath):
+            name = f"{p.inputVolume.GetName()} scar consensus (STAPLE)"
+            for old in slicer.util.getNodesByClass("vtkMRMLSegmentationNode"):
+                if old.GetName() == name:
+                    self._removeNodes(old)
+            consensus = self.loadResultSegmentation(consensusPath, name, p.inputVolume)
+        return table, consensus

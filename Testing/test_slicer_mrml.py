@@ -1,0 +1,365 @@
+"""The Slicer module's logic against Slicer's real MRML (slicer-core): exports leave the user's
+nodes, storage nodes and files as they were; a job runs through the real engine; the result comes
+back on the volume's grid, under its transform and in its subject-hierarchy folder, with segments
+whose terminology Slicer's terminology logic resolves; tables are numeric; Compare shows its
+results; Cancel and errors leave nothing behind; the module's own self-test passes.
+Qt is replaced by the stand-ins in slicer_standins.py (each says what it replaces)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+pytest.importorskip("slicer_core", reason="slicer-core (Slicer's MRML on PyPI) is installed for Python >= 3.10 only")
+
+import slicer_standins  # noqa: E402  (after the skip: it imports slicer-core)
+
+ENV = slicer_standins.install()
+sys.path.insert(0, str(ROOT / "LVScarSeg"))
+import slicer  # noqa: E402
+import vtk  # noqa: E402
+
+from LVScarSegLib import command  # noqa: E402
+from LVScarSegLib.logic import LVScarSegModuleLogic  # noqa: E402
+from LVScarSegLogic import labels  # noqa: E402
+from LVScarSegLogic.phantom.cases import make_case  # noqa: E402
+from LVScarSegLogic.segio import read_labels_native, write_segmentation  # noqa: E402
+from LVScarSegLogic.volume import read_volume, write_volume  # noqa: E402
+
+
+@pytest.fixture()
+def scene():
+    ENV.reset()
+    yield slicer.mrmlScene
+    ENV.reset()
+
+
+@pytest.fixture(scope="module")
+def case_files(tmp_path_factory):
+    """A small phantom (image, the truth as a reader's named segmentation) written once."""
+    folder = tmp_path_factory.mktemp("mrml-case")
+    image, codes, grid, meta = make_case(7, 0, "3d-lowres", healthy=False, hard=False)
+    write_volume(str(folder / "image.nrrd"), image, grid)
+    write_segmentation(str(folder / "truth.seg.nrrd"), codes, grid)
+    return folder, codes
+
+
+def _sha(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def _load_user_data(case_files):
+    folder, codes = case_files
+    volume = slicer.util.loadVolume(str(folder / "image.nrrd"))
+    truth = slicer.util.loadSegmentation(str(folder / "truth.seg.nrrd"))
+    return volume, truth, codes
+
+
+def _orphans(scene):
+    """Display and storage nodes no node refers to."""
+    helpers, used = set(), set()
+    for i in range(scene.GetNumberOfNodes()):
+        node = scene.GetNthNode(i)
+        if node.IsA("vtkMRMLDisplayNode") or node.IsA("vtkMRMLStorageNode"):
+            helpers.add(node.GetID())
+        if node.IsA("vtkMRMLDisplayableNode"):
+            used |= {node.GetNthDisplayNodeID(k) for k in range(node.GetNumberOfDisplayNodes())}
+        if node.IsA("vtkMRMLStorableNode"):
+            used |= {node.GetNthStorageNodeID(k) for k in range(node.GetNumberOfStorageNodes())}
+    return sorted(helpers - used)
+
+
+def _run(logic, start, timeout_s=300):
+    done = {}
+    logic.finishedCallback = lambda ok, message, report, bullseye, text: done.update(ok=ok, message=message,
+                                                                                      report=report, text=text)
+    progress = []
+    logic.progressCallback = lambda percent, message: progress.append(percent)
+    start()
+    deadline = time.time() + timeout_s
+    while logic.isRunning():
+        logic.process.waitForFinished(100)
+        slicer.app.processEvents()
+        assert time.time() < deadline, "the engine did not finish"
+    slicer.app.processEvents()
+    done["progress"] = progress
+    return done
+
+
+def _segment_ids(node):
+    seg = node.GetSegmentation()
+    return [seg.GetNthSegmentID(i) for i in range(seg.GetNumberOfSegments())]
+
+
+def _in_terminology(context, entryText):
+    """True when the entry's category and type are in the loaded context named by the entry."""
+    logic = slicer.modules.terminologies.logic()
+    entry = slicer.vtkSlicerTerminologyEntry()
+    if not logic.DeserializeTerminologyEntry(entryText, entry) or entry.GetTerminologyContextName() != context:
+        return False
+    category = entry.GetCategoryObject()
+    for i in range(logic.GetNumberOfCategoriesInTerminology(context)):
+        c = slicer.vtkSlicerTerminologyCategory()
+        logic.GetNthCategoryInTerminology(context, i, c)
+        if (c.GetCodingSchemeDesignator(), c.GetCodeValue()) != (category.GetCodingSchemeDesignator(), category.GetCodeValue()):
+            continue
+        for j in range(logic.GetNumberOfTypesInTerminologyCategory(context, c)):
+            t = slicer.vtkSlicerTerminologyType()
+            logic.GetNthTypeInTerminologyCategory(context, c, j, t)
+            if (t.GetCodingSchemeDesignator(), t.GetCodeValue()) == (entry.GetTypeObject().GetCodingSchemeDesignator(),
+                                                                    entry.GetTypeObject().GetCodeValue()):
+                return True
+    return False
+
+
+def test_parameter_node_defaults_and_what_apply_needs(scene, case_files):
+    logic = LVScarSegModuleLogic()
+    p = logic.getParameterNode()
+    assert (p.device, p.models, p.replacePrevious, p.methodParams) == ("auto", "best", True, "{}")
+    assert logic.getParameterNode().parameterNode is p.parameterNode  # one node per scene, as in Slicer
+    with pytest.raises(ValueError):
+        p.device = "gpu"
+    assert logic.problem(p) == "Select the LGE volume."
+    label = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "a label map")  # first in the scene
+    label.SetAndObserveImageData(vtk.vtkImageData())
+    volume, truth, codes = _load_user_data(case_files)
+    assert logic.firstImageVolume() is volume  # a label map is a vtkMRMLScalarVolumeNode too: skipped
+    p.inputVolume = label
+    assert "label map" in logic.problem(p, "cmpunet")
+    p.inputVolume = volume
+    assert logic.problem(p) == "Select a myocardium segmentation or a myocardium model."
+    assert logic.problem(p, "cmpunet") is None
+    drawn = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "drawn")
+    first = drawn.GetSegmentation().AddEmptySegment("", "Segment_1")
+    p.myocardiumSegmentation = drawn
+    assert logic.problem(p) is None  # the only segment is the wall
+    assert logic.wallSegments(drawn) == {first: "myocardium"}
+    second = drawn.GetSegmentation().AddEmptySegment("", "Segment_2")
+    assert "choose the segment" in logic.problem(p)
+    p.myocardiumSegmentID = second
+    assert logic.problem(p) is None and logic.wallSegments(drawn, second) == {second: "myocardium"}
+    p.myocardiumSegmentID = "no such segment"
+    assert "no segment" in logic.problem(p)
+    assert set(logic.wallSegments(truth)) == {"myocardium", "scar", "bloodpool", "mvo", "grayzone"} & set(_segment_ids(truth))
+
+
+def test_exports_leave_the_users_nodes_storage_and_files_as_they_were(scene, case_files, tmp_path):
+    volume, truth, codes = _load_user_data(case_files)
+    files = {n: n.GetStorageNode().GetFileName() for n in (volume, truth)}
+    hashes = {n: _sha(f) for n, f in files.items()}
+    references = truth.GetNodeReferenceID(truth.GetReferenceImageGeometryReferenceRole())
+    count = scene.GetNumberOfNodes()
+    logic = LVScarSegModuleLogic()
+    count = scene.GetNumberOfNodes()
+    image = logic.exportVolume(volume, str(tmp_path / "image.nrrd"))
+    seg = logic.exportSegmentation(truth, volume, str(tmp_path / "seg.seg.nrrd"))
+    for node, path in files.items():
+        assert node.GetStorageNode().GetFileName() == path and _sha(path) == hashes[node]
+    assert truth.GetNodeReferenceID(truth.GetReferenceImageGeometryReferenceRole()) == references
+    assert scene.GetNumberOfNodes() == count and not _orphans(scene)
+    written, original = read_volume(image), read_volume(str(case_files[0] / "image.nrrd"))
+    assert written.grid.differences(original.grid) == "the same grid"
+    np.testing.assert_array_equal(written.array, original.array)
+    back, grid = read_labels_native(seg)
+    assert grid.differences(original.grid) == "the same grid"
+    np.testing.assert_array_equal(back, codes)
+    # What slicer.util.saveNode would have done (the old export): the user's storage node moves.
+    slicer.util.saveNode(volume, str(tmp_path / "moved.nrrd"))
+    assert volume.GetStorageNode().GetFileName() != files[volume]
+
+
+def test_a_segmentation_drawn_on_another_grid_is_exported_on_the_volumes(scene, case_files, tmp_path):
+    volume, truth, codes = _load_user_data(case_files)
+    original = read_volume(str(case_files[0] / "image.nrrd"))
+    # the reader drew the wall on a grid twice as fine, shifted by half a (new) voxel
+    fine = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "fine")
+    array = slicer.util.arrayFromVolume(volume)
+    fine_array = np.repeat(np.repeat(np.repeat(array, 2, 0), 2, 1), 2, 2)
+    slicer.util.updateVolumeFromArray(fine, fine_array)
+    ijk = vtk.vtkMatrix4x4()
+    volume.GetIJKToRASMatrix(ijk)
+    m = slicer.util.arrayFromVTKMatrix(ijk)
+    fine_m = m.copy()
+    fine_m[:3, :3] = m[:3, :3] / 2
+    fine_m[:3, 3] = m[:3, 3] - (m[:3, :3] @ np.array([0.25, 0.25, 0.25]))
+    fine.SetIJKToRASMatrix(slicer.util.vtkMatrixFromArray(fine_m))
+    drawn = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "drawn on the fine grid")
+    drawn.SetReferenceImageGeometryParameterFromVolumeNode(fine)
+    wall = labels.lv_myocardium(codes)
+    fine_wall = np.repeat(np.repeat(np.repeat(wall, 2, 0), 2, 1), 2, 2).astype(np.uint8)
+    sid = drawn.GetSegmentation().AddEmptySegment("", "wall")
+    slicer.util.updateSegmentBinaryLabelmapFromArray(fine_wall, drawn, sid, fine)
+    logic = LVScarSegModuleLogic()
+    path = logic.exportSegmentation(drawn, volume, str(tmp_path / "wall.seg.nrrd"), logic.wallSegments(drawn))
+    back, grid = read_labels_native(path)
+    assert grid.differences(original.grid) == "the same grid"  # the volume's grid, not the one it was drawn on
+    np.testing.assert_array_equal(labels.lv_myocardium(back), wall)
+
+
+def test_a_job_round_trip_edit_and_remeasure_without_orphans(scene, case_files):
+    volume, truth, codes = _load_user_data(case_files)
+    sh = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
+    study = sh.CreateFolderItem(sh.CreateFolderItem(sh.GetSceneItemID(), "patient"), "LGE study")
+    sh.SetItemParent(sh.GetItemByDataNode(volume), study)
+    logic = LVScarSegModuleLogic()
+    p = logic.getParameterNode()
+    p.inputVolume, p.myocardiumSegmentation, p.device = volume, truth, "cpu"
+    userFiles = {n.GetID(): n.GetStorageNode().GetFileName() for n in (volume, truth)}
+    before = {scene.GetNthNode(i).GetID() for i in range(scene.GetNumberOfNodes())}
+    done = _run(logic, lambda: logic.startSegmentation(p, None, "strm", {}))
+    assert done["ok"], done["message"]
+    first = p.outputSegmentation
+    done = _run(logic, lambda: logic.startSegmentation(p, None, "strm", {}))
+    assert done["ok"], done["message"]
+    result, report = p.outputSegmentation, done["report"]
+    assert result is not first and first.GetScene() is None  # replaced
+    assert done["progress"] and done["progress"] == sorted(done["progress"])
+    # grid, IDs, names, colours, voxels
+    ids = _segment_ids(result)
+    assert {"myocardium", "scar"} <= set(ids)
+    for sid in ids:
+        segment, definition = result.GetSegmentation().GetSegment(sid), labels.SEGMENTS[sid]
+        assert segment.GetName() == definition.name
+        np.testing.assert_allclose(segment.GetColor(), definition.color, atol=1e-3)
+        entry = segment.GetTerminology()
+        assert _in_terminology(labels.TERMINOLOGY_CONTEXT, entry), (sid, entry)
+    wall = sum(slicer.util.arrayFromSegmentBinaryLabelmap(result, s, volume) for s in ids if s != "bloodpool") > 0
+    np.testing.assert_array_equal(wall, labels.lv_myocardium(codes))  # the reader's wall, voxel for voxel
+    scar = slicer.util.arrayFromSegmentBinaryLabelmap(result, "scar", volume)
+    assert scar.shape == slicer.util.arrayFromVolume(volume).shape and scar.sum() > 0
+    # where it sits: no storage node on a deleted file, the volume's folder, the volume as reference
+    assert result.GetStorageNode() is None
+    assert sh.GetItemParent(sh.GetItemByDataNode(result)) == study
+    assert result.GetNodeReference(result.GetReferenceImageGeometryReferenceRole()) is volume
+    # the measurements table: numbers, one row per AHA segment and the total
+    table = scene.GetFirstNodeByName("LVScarSeg measurements")
+    assert table.GetNumberOfRows() == 1 + len(report["aha_segments"])
+    assert table.GetColumnType("Scar (%)") == vtk.VTK_DOUBLE and table.GetColumnType("Name") == vtk.VTK_STRING
+    assert table.GetTable().GetValueByName(0, "Scar (%)").ToDouble() == pytest.approx(report["scar_percent"])
+    # edit, then Update measurements sees less scar
+    scar[: scar.shape[0] // 2] = 0
+    slicer.util.updateSegmentBinaryLabelmapFromArray(scar, result, "scar", volume)
+    edited = _run(logic, lambda: logic.startMeasure(p))
+    assert edited["ok"], edited["message"]
+    assert edited["report"]["volumes_ml"]["scar"] < report["volumes_ml"]["scar"]
+    # the scene: what was added is the result, its display node, the table (and slicer.util's own leftovers
+    # from the edit above are not ours); the user's files are where they were; no job folder is left
+    added = {scene.GetNthNode(i).GetID() for i in range(scene.GetNumberOfNodes())} - before
+    ours = {result.GetID(), result.GetDisplayNode().GetID(), table.GetID(), p.parameterNode.GetID()}
+    leftovers = [scene.GetNodeByID(i) for i in added - ours]
+    assert all(n.GetName().startswith("__temp__") or n.IsA("vtkMRMLVolumeArchetypeStorageNode") or
+               n.IsA("vtkMRMLDisplayNode") for n in leftovers), [n.GetName() for n in leftovers]
+    assert not [n for n in leftovers if "LVScarSeg" in n.GetName()]
+    for nodeID, path in userFiles.items():
+        assert scene.GetNodeByID(nodeID).GetStorageNode().GetFileName() == path
+    assert not [f for f in os.listdir(slicer.app.temporaryPath) if f.startswith("LVScarSeg-")]
+
+
+def test_a_volume_under_a_transform(scene, case_files):
+    volume, truth, codes = _load_user_data(case_files)
+    transform = scene.AddNewNodeByClass("vtkMRMLLinearTransformNode", "moved")
+    rotate = vtk.vtkTransform()
+    rotate.Translate(17.0, -9.0, 4.0)
+    rotate.RotateZ(25.0)
+    transform.SetMatrixTransformToParent(rotate.GetMatrix())
+    volume.SetAndObserveTransformNodeID(transform.GetID())
+    truth.SetAndObserveTransformNodeID(transform.GetID())
+    logic = LVScarSegModuleLogic()
+    # a point placed on voxel (i, j, k) in the views (world) must reach the engine as that voxel
+    ijkToLocal = vtk.vtkMatrix4x4()
+    volume.GetIJKToRASMatrix(ijkToLocal)
+    local = ijkToLocal.MultiplyPoint((10, 12, 3, 1))[:3]
+    world = rotate.TransformPoint(local)
+    point = scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", "seed")
+    point.AddControlPointWorld(vtk.vtkVector3d(*world))
+    np.testing.assert_allclose(logic._points(point, volume)[0], local, atol=1e-6)
+    p = logic.getParameterNode()
+    p.inputVolume, p.myocardiumSegmentation, p.device = volume, truth, "cpu"
+    done = _run(logic, lambda: logic.startSegmentation(p, None, "strm", {}))
+    assert done["ok"], done["message"]
+    result = p.outputSegmentation
+    assert result.GetTransformNodeID() == transform.GetID()
+    ids = [s for s in _segment_ids(result) if s != "bloodpool"]
+    wall = sum(slicer.util.arrayFromSegmentBinaryLabelmap(result, s, volume) for s in ids) > 0
+    np.testing.assert_array_equal(wall, labels.lv_myocardium(codes))
+
+
+def test_compare_shows_its_table_and_the_consensus(scene, case_files):
+    volume, truth, codes = _load_user_data(case_files)
+    logic = LVScarSegModuleLogic()
+    p = logic.getParameterNode()
+    p.inputVolume, p.myocardiumSegmentation, p.device = volume, truth, "cpu"
+    assert _run(logic, lambda: logic.startSegmentation(p, None, "strm", {}))["ok"]
+    done = _run(logic, lambda: logic.startCompare(p, ["strm", "fwhm"]))
+    assert done["ok"], done["message"]
+    table = scene.GetFirstNodeByName("LVScarSeg method comparison")
+    assert table is not None and table.GetNumberOfRows() == 3
+    assert table.GetColumnType("Scar (%)") == vtk.VTK_DOUBLE
+    assert [table.GetCellText(r, 0) for r in range(3)] == ["strm", "fwhm", "STAPLE consensus"]
+    consensus = [n for n in slicer.util.getNodesByClass("vtkMRMLSegmentationNode") if "consensus" in n.GetName()]
+    assert len(consensus) == 1
+    ids = _segment_ids(consensus[0])
+    assert "scar" in ids
+    shape = slicer.util.arrayFromSegmentBinaryLabelmap(consensus[0], "scar", volume).shape
+    assert shape == slicer.util.arrayFromVolume(volume).shape
+    rows = command.report_rows(done["report"])
+    assert rows[-2][0] == "STAPLE consensus" and not command.lv_in_doubt(done["report"])
+
+
+def test_cancel_and_errors_leave_nothing_behind(scene, case_files):
+    volume, truth, codes = _load_user_data(case_files)
+    logic = LVScarSegModuleLogic()
+    p = logic.getParameterNode()
+    p.inputVolume, p.myocardiumSegmentation, p.device = volume, truth, "cpu"
+    count = scene.GetNumberOfNodes()
+    done = _run(logic, lambda: logic.startSegmentation(p, None, "strm", {"scar": {"no_such_parameter": 1}}))
+    assert not done["ok"] and "\n" not in done["message"] and "no_such_parameter" in done["message"]
+    assert scene.GetNumberOfNodes() == count and p.outputSegmentation is None
+    with pytest.raises(ValueError):  # Compare without a result: refused before anything is exported
+        logic.startCompare(p, ["strm", "fwhm"])
+    state = {}
+    logic.finishedCallback = lambda ok, message, report, bullseye, text: state.update(ok=ok, message=message)
+
+    def cancelOnFirstProgress(percent, message):  # Cancel as soon as the engine reports progress
+        if not state.get("cancel"):
+            state["cancel"] = 1
+            logic.cancel()
+    logic.progressCallback = cancelOnFirstProgress
+    logic.startSegmentation(p, None, "otsu", {})
+    deadline = time.time() + 120
+    while logic.isRunning() and time.time() < deadline:
+        logic.process.waitForFinished(100)
+        slicer.app.processEvents()
+    slicer.app.processEvents()
+    assert state.get("cancel") and state == {"cancel": 1, "ok": False, "message": "cancelled"}
+    assert scene.GetNumberOfNodes() == count and p.outputSegmentation is None
+    assert not [f for f in os.listdir(slicer.app.temporaryPath) if f.startswith("LVScarSeg-")]
+
+
+def test_the_terminology_file_is_the_engines_segments():
+    path = ROOT / "Resources" / "Terminologies" / "LVScarSeg.term.json"
+    assert json.loads(path.read_text()) == labels.terminology_context()
+    logic = slicer.modules.terminologies.logic()
+    LVScarSegModuleLogic()  # loads it
+    import slicerio.segmentation as sio
+
+    for s in labels.SEGMENTS.values():
+        assert _in_terminology(labels.TERMINOLOGY_CONTEXT, sio.terminology_entry_to_string(s.terminology())), s.id
+    general = "Segmentation category and type - 3D Slicer General Anatomy list"
+    assert not _in_terminology(labels.TERMINOLOGY_CONTEXT, sio.terminology_entry_to_string(
+        dict(labels.SEGMENTS["myocardium"].terminology(), contextName=general)))
+    assert logic is slicer.modules.terminologies.logic()
+
+
+def test_the_modules_own_self_test(scene):
+    import LVScarSeg as module
+
+    test = module.LVScarSegTest()
+    test.runTest()
