@@ -363,3 +363,29 @@ def test_the_modules_own_self_test(scene):
 
     test = module.LVScarSegTest()
     test.runTest()
+
+
+def test_slicer_draws_the_result_in_its_slice_and_3d_views(case_files, tmp_path):
+    """scripts/render_slicer_views.py (the README's pictures): Slicer's slice logic and segmentation
+    displayable managers draw the scar over the image; run in a subprocess (it needs offscreen OpenGL)."""
+    import subprocess
+
+    from PIL import Image
+
+    folder, codes = case_files
+    out = tmp_path / "views"
+    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "render_slicer_views.py"), str(folder / "image.nrrd"),
+                          str(folder / "truth.seg.nrrd"), "-o", str(out), "--views"], capture_output=True, text=True,
+                         timeout=300)
+    if run.returncode != 0 and ("GL" in run.stderr or "display" in run.stderr.lower()) and not out.with_suffix(".png").exists():
+        pytest.skip(f"no offscreen OpenGL here: {run.stderr.strip().splitlines()[-1][:200]}")
+    assert run.returncode == 0, run.stderr[-2000:]
+    red = np.asarray(Image.open(f"{out}_red.png").convert("RGB")).astype(int)
+    scar_rgb = np.round(np.array(labels.SEGMENTS["scar"].color) * 255).astype(int)
+    outline = np.all(np.abs(red - scar_rgb) <= 2, axis=-1)
+    assert outline.sum() > 50  # the scar's outline, in its colour, drawn by Slicer
+    assert red[~outline].std() > 10  # and the image under it, not a blank view
+    three_d = np.asarray(Image.open(f"{out}_3d.png").convert("RGB")).astype(int)
+    assert len(np.unique(three_d.reshape(-1, 3), axis=0)) > 100  # shaded surfaces, not an empty background
+    montage = Image.open(out.with_suffix(".png"))
+    assert montage.width == 3 * Image.open(f"{out}_red.png").width
