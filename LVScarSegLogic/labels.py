@@ -16,9 +16,11 @@ LV_MYOCARDIUM_CODES = (MYOCARDIUM, SCAR, MVO, GRAYZONE)  # the whole LV wall
 INFARCT_CODES = (SCAR, MVO)  # MVO counts as infarct (SCMR)
 
 _SCT = "SCT"
-# Slicer's default lists lack Myocardium (and the gray zone has no standard code), so the segments
-# name this project's own context; the module loads it into Slicer's terminology logic from
-# Resources/Terminologies/LVScarSeg.term.json, which terminology_context() writes.
+# Blood, Scar tissue and Necrosis are in Slicer's default "DICOM master list" context, so those
+# segments name it (any Slicer shows them). Myocardium is in none of Slicer's default lists and the
+# gray zone has no standard code: they name this project's own context, which the module loads into
+# Slicer's terminology logic from Resources/Terminologies/LVScarSeg.term.json (terminology_context()).
+DICOM_MASTER_CONTEXT = "Segmentation category and type - DICOM master list"
 TERMINOLOGY_CONTEXT = "Segmentation category and type - LVScarSeg"
 _ANATOMIC_CONTEXT = "Anatomic codes - DICOM master list"
 _LEFT_VENTRICLE = [_SCT, "87878005", "Left ventricle"]
@@ -33,10 +35,11 @@ class SegmentDef:
     category: Tuple[str, str, str]
     type: Tuple[str, str, str]
     name_keywords: Tuple[str, ...]  # lower-case substrings that identify a hand-named segment
+    context: str = TERMINOLOGY_CONTEXT  # the terminology context that holds category and type
 
     def terminology(self) -> dict:
         return {
-            "contextName": TERMINOLOGY_CONTEXT,
+            "contextName": self.context,
             "category": list(self.category),
             "type": list(self.type),
             "anatomicContextName": _ANATOMIC_CONTEXT,
@@ -55,7 +58,8 @@ SEGMENTS: "OrderedDict[str, SegmentDef]" = OrderedDict(
     (s.id, s)
     for s in (
         SegmentDef("bloodpool", "LV blood pool", BLOODPOOL, _rgb(216, 101, 79),
-                   (_SCT, "85756007", "Tissue"), (_SCT, "87612001", "Blood"), ("blood pool", "bloodpool", "cavity")),
+                   (_SCT, "85756007", "Tissue"), (_SCT, "87612001", "Blood"), ("blood pool", "bloodpool", "cavity"),
+                   DICOM_MASTER_CONTEXT),
         SegmentDef("myocardium", "LV myocardium", MYOCARDIUM, _rgb(128, 174, 128),  # green: apart from the red blood
                    (_SCT, "123037004", "Anatomical Structure"), (_SCT, "74281007", "Myocardium"),
                    ("myocard", "myo")),
@@ -64,19 +68,20 @@ SEGMENTS: "OrderedDict[str, SegmentDef]" = OrderedDict(
                    ("99LVSCARSEG", "GRAYZONE", "Peri-infarct gray zone"), ("gray zone", "grey zone", "grayzone",
                                                                            "greyzone", "border zone")),
         SegmentDef("scar", "Scar", SCAR, _rgb(255, 236, 70),
-                   (_SCT, "85756007", "Tissue"), (_SCT, "12402003", "Scar tissue"), ("scar", "infarct", "enhancement")),
+                   (_SCT, "85756007", "Tissue"), (_SCT, "12402003", "Scar tissue"), ("scar", "infarct", "enhancement"),
+                   DICOM_MASTER_CONTEXT),
         SegmentDef("mvo", "MVO", MVO, _rgb(80, 60, 200),
                    (_SCT, "49755003", "Morphologically Altered Structure"), (_SCT, "6574001", "Necrosis"),
-                   ("mvo", "no-reflow", "no reflow", "microvascular")),
+                   ("mvo", "no-reflow", "no reflow", "microvascular"), DICOM_MASTER_CONTEXT),
     )
 )
 
 def terminology_context() -> dict:
-    """The segments as a Slicer terminology context (the JSON schema of Slicer's
-    ``SegmentationCategoryTypeModifier-*.json`` files): one category per distinct category code,
-    its types with the segment colours as recommended display colours."""
+    """The segments that name this project's context, as a Slicer terminology context (the JSON
+    schema of Slicer's ``SegmentationCategoryTypeModifier-*.json`` files): one category per distinct
+    category code, its types with the segment colours as recommended display colours."""
     categories: "OrderedDict[Tuple[str, str, str], list]" = OrderedDict()
-    for s in SEGMENTS.values():
+    for s in (s for s in SEGMENTS.values() if s.context == TERMINOLOGY_CONTEXT):
         categories.setdefault(s.category, []).append({
             "CodingSchemeDesignator": s.type[0], "CodeValue": s.type[1], "CodeMeaning": s.type[2],
             "3dSlicerLabel": s.id, "recommendedDisplayRGBValue": [round(255 * c) for c in s.color]})

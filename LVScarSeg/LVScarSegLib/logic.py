@@ -281,6 +281,7 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
         """A new segmentation node read from the engine's file, placed with the volume: same
         transform, same subject-hierarchy folder, the volume as reference geometry. It has no
         storage node (the job folder is deleted): saving the scene asks for a file as for any new node."""
+        self.loadTerminology()
         node = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", name)
         storage = slicer.vtkMRMLSegmentationStorageNode()
         storage.SetFileName(path)
@@ -297,11 +298,16 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
         return node
 
     def loadTerminology(self):
-        """Load the segments' terminology context (Resources/Terminologies) into Slicer's
-        terminology logic once, so the terminology selector shows the engine's segments."""
+        """Load this project's terminology context (Resources/Terminologies: Myocardium and the gray
+        zone, which Slicer's default lists lack) into Slicer's terminology logic once, so the
+        terminology selector shows every segment; the others name Slicer's DICOM master list."""
         from LVScarSegLogic import labels
 
-        logic = slicer.modules.terminologies.logic()
+        module = getattr(slicer.modules, "terminologies", None)
+        if module is None:  # Slicer always has it; a bare scene may not: the segments keep their codes
+            logging.warning("LVScarSeg: no Terminologies module; the myocardium's terminology is not loaded")
+            return False
+        logic = module.logic()
         loaded = vtk.vtkStringArray()
         logic.GetLoadedTerminologyNames(loaded)
         if labels.TERMINOLOGY_CONTEXT in [loaded.GetValue(i) for i in range(loaded.GetNumberOfValues())]:
