@@ -77,6 +77,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     me = sub.add_parser("methods", help="list the methods and their parameters")
     me.add_argument("--json", action="store_true")
+    me.add_argument("--markdown", action="store_true", help="the README's method tables")
 
     ph = sub.add_parser("phantom", help="write synthetic LGE phantom cases with ground truth")
     ph.add_argument("out_dir", metavar="OUT_DIR")
@@ -253,6 +254,11 @@ def _cmd_methods(a, progress) -> int:
     items = registry.methods()
     if a.json:
         print(json.dumps([m.to_json(default=(defaults.get(m.target) == m.name)) for m in items], indent=2))
+        return 0
+    if a.markdown:
+        from .methods.table import markdown
+
+        print(markdown())
         return 0
     for target in ("myocardium", "scar"):
         chosen = [m for m in items if m.target == target]

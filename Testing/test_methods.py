@@ -76,6 +76,19 @@ def test_registry_declares_every_classical_method_with_shared_postprocessing():
         registry.get("nonsense", "scar")
 
 
+def test_the_readme_method_tables_are_the_registry():
+    from conftest import ROOT
+    from LVScarSegLogic.methods.table import markdown
+
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("<!-- methods table:")
+    start = readme.index("\n", start) + 1
+    end = readme.index("<!-- end of methods table -->")
+    assert readme[start:end].strip() == markdown().strip(), "run: lvscarseg methods --markdown, and paste it"
+    levelset = registry.get("levelset", "scar")
+    assert f"`iterations` {levelset.param('iterations').default}" in readme[start:end]  # the drift that started it
+
+
 def test_param_parsing_validates_type_range_choice_and_ownership():
     sel = [registry.get("strm", "scar")]
     assert registry.resolve_params(sel, ["n=3"])["strm"]["n"] == 3.0

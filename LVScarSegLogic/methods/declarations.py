@@ -32,6 +32,10 @@ _scar(
     name="strm", family="threshold",
     summary="n-SD: scar = voxels brighter than mean + n x SD of remote (healthy) myocardium; gray zone "
             "between gray_n and n SD.",
+    doc="n-SD: scar > remote mean + n SD, gray zone from `gray_n` SD. Remote: `--remote MASK`, or "
+        "proposed automatically (border-eroded wall with the lowest 10 mm local mean: healthy-looking "
+        "myocardium away from enhancement and edges). Statistics per slice (2D stacks, Bondarenko 2005) "
+        "or per volume.",
     entry="threshold:strm",
     params=(
         Param("n", "float", 5.0, "Number of standard deviations above the remote mean (5 SD matched "
@@ -51,6 +55,11 @@ _scar(
     name="fwhm", family="threshold",
     summary="Full width at half maximum: scar = voxels above a fraction of the maximum of the enhanced "
             "region, grown from seeds (user seeds or automatically found enhanced cores).",
+    doc="Amado 2004: grow the region above 50 % of the seed signal, take its maximum MX, scar = wall ≥ "
+        "`fraction` × MX connected to a seed; gray zone from `gray_fraction` × MX. Seeds: `--seed` points "
+        "or automatic enhanced cores (3-voxel local mean above remote + `core_sd` SD); no core, no scar. "
+        "Deviation: MX is the 99th percentile of the region (`max_percentile=100` is the textbook "
+        "maximum).",
     entry="threshold:fwhm",
     params=(
         Param("fraction", "float", 0.5, "Threshold as a fraction of the enhanced region's maximum "
@@ -70,6 +79,7 @@ _scar(
 _scar(
     name="otsu", family="threshold",
     summary="Otsu's automatic threshold on the myocardium's intensity histogram.",
+    doc="Otsu's threshold of the wall histogram (middle of the optimal plateau).",
     entry="threshold:otsu",
     params=(_VARIANT,),
     optional_inputs=("remote",),
@@ -80,6 +90,10 @@ _scar(
     name="region-growing", family="region growing",
     summary="Seeded confidence-connected region growing inside the wall, from user seeds or automatic "
             "enhanced cores.",
+    doc="Confidence-connected growth (ITK's rule: within mean ± `multiplier` SD of the region, "
+        "re-estimated) from seeds or automatic cores, inside the wall. Deviation: never below remote + "
+        "`floor_sd` SD, or the region's SD widens with every gray-zone voxel and growth runs into healthy "
+        "wall.",
     entry="growing:region_growing",
     params=(
         Param("multiplier", "float", 2.5, "Include neighbours within mean +- multiplier x SD of the region.",
@@ -97,6 +111,7 @@ _scar(
 _scar(
     name="kmeans", family="clustering",
     summary="k-means on the wall's intensities: 2 clusters (remote / scar) or 3 (remote / gray zone / scar).",
+    doc="1D k-means of the wall: 2 clusters, or 3 (remote / gray zone / scar).",
     entry="clustering:kmeans",
     params=(Param("clusters", "int", 3, "2: remote and scar; 3: remote, gray zone and scar.", min=2, max=3),),
     reference="Lloyd 1982; lecture's clustering baseline",
@@ -106,6 +121,9 @@ _scar(
     name="gmm", family="clustering",
     summary="EM mixture model of the wall's intensities (Gaussian or Rician healthy class); scar above the "
             "brightest class mean or by posterior.",
+    doc="EM mixture (Karim 2016 \"MV\"): Gaussian or Rician healthy class (auto: lower BIC); seeds above "
+        "the brightest class mean grown over voxels of that class, or posterior rule; 3 components give a "
+        "gray zone.",
     entry="clustering:gmm",
     params=(
         Param("components", "int", 2, "2: healthy and scar; 3: healthy, gray zone and scar.", min=2, max=3),
@@ -122,6 +140,9 @@ _scar(
     name="graphcut", family="graph",
     summary="Min-cut/max-flow on the 3D voxel graph: mixture-likelihood data terms and contrast-weighted Potts "
             "smoothness; hierarchical: healthy / gray zone / scar.",
+    doc="Min-cut/max-flow on the 3D voxel graph (PyMaxflow): mixture-likelihood data terms, "
+        "contrast-weighted Potts smoothness; `hierarchical` adds a second cut healthy → gray zone / scar, "
+        "in the spirit of Rajchl 2014's hierarchical max-flow.",
     entry="graphcut:graphcut",
     params=(
         Param("smoothness", "float", 1.0, "Weight of the Potts smoothness term (0 = per-voxel maximum "
@@ -137,6 +158,8 @@ _scar(
 _scar(
     name="levelset", family="active contour",
     summary="Chan-Vese active contour by morphological level sets inside the wall.",
+    doc="Chan–Vese by morphological level sets (scikit-image) inside the wall, started above remote + "
+        "`init_sd` SD; 2D stacks slice by slice.",
     entry="levelset:levelset",
     params=(
         Param("iterations", "int", 15, "Level-set iterations (the contour settles within about 12 on phantoms).",
@@ -156,6 +179,10 @@ DEFAULT_SCAR_METHOD = "random-forest"
 # With PyTorch and MONAI installed: the CMPU-Net scar stage, better with the true, an observer's and
 # a predicted wall (benchmarks/results/deep/).
 DEFAULT_DEEP_SCAR_METHOD = "cmpunet"
+# what every classifier shares; the README says more about the features under the method table
+_CLASSIFIER_DOC = ("Voxel classifier (healthy / gray zone / scar) on 9 per-case-normalised features. The shipped model "
+                   "was trained on 16 phantoms (true and observer walls, seed 9000); `--param model=` takes one from "
+                   "`lvscarseg train-classifier`.")
 for _name, _entry, _summary, _ref in (
         ("svm", "svm", "Support-vector machine (RBF kernel, one-vs-rest)", "Cortes & Vapnik 1995"),
         ("knn", "knn", "k-nearest neighbours (k = 15)", "lecture's KNN baseline (Zabihollahy 2019 comparison)"),
@@ -165,7 +192,8 @@ for _name, _entry, _summary, _ref in (
         name=_name, family="classifier",
         summary=f"{_summary} on per-voxel features (signal against remote and blood, local statistics, "
                 "transmural depth); healthy / gray zone / scar.",
-        entry=f"classifiers:{_entry}", params=(_MODEL,), optional_inputs=("remote",), reference=_ref,
+        doc=_CLASSIFIER_DOC, entry=f"classifiers:{_entry}", params=(_MODEL,), optional_inputs=("remote",),
+        reference=_ref,
         default=_name == DEFAULT_SCAR_METHOD,
     )
 

@@ -82,6 +82,7 @@ class Method:
     needs: Tuple[str, ...] = ()  # what the method needs besides the image: "myocardium", "torch", ...
     optional_inputs: Tuple[str, ...] = ()  # inputs it uses when given: "seeds", "remote"
     reference: str = ""
+    doc: str = ""  # the README's "what it does" (Markdown); empty: the summary
 
     @property
     def key(self) -> str:
