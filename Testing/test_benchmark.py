@@ -4,7 +4,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage as ndi
 
-from LVScarSegLogic import benchmark
+from LVScarSegLogic.phantom.observer import observer_myocardium
 from LVScarSegLogic.datasets import EMIDEC_ASSUMED_SPACING, find_cases, load_case
 from LVScarSegLogic.volume import write_volume
 from conftest import run_cli
@@ -15,12 +15,12 @@ def test_observer_wall_moves_each_border_by_at_most_one_voxel_in_both_directions
     image, wall, scar, grid, _, _ = ring()
     z, y, x = np.mgrid[:wall.shape[0], :80, :80]
     cavity = np.hypot(x - 40, y - 40) < 20
-    obs = benchmark.observer_myocardium(wall, grid.spacing, seed=3, cavity=cavity)
+    obs = observer_myocardium(wall, grid.spacing, seed=3, cavity=cavity)
     one = ndi.generate_binary_structure(3, 1)
     assert (obs & ~wall).any() and (wall & ~obs).any()
     assert not (obs & ~ndi.binary_dilation(wall, one)).any()
     assert not (~obs & ndi.binary_erosion(wall, one)).any()
-    np.testing.assert_array_equal(obs, benchmark.observer_myocardium(wall, grid.spacing, seed=3, cavity=cavity))
+    np.testing.assert_array_equal(obs, observer_myocardium(wall, grid.spacing, seed=3, cavity=cavity))
 
 
 def test_contour_repair_recovers_scar_cut_off_by_a_tight_contour():

@@ -105,7 +105,7 @@ def test_train_save_verify_and_fine_tune(train_dir, tmp_path):
     assert len(info["training"]["history"]) == 2 and 0.0 <= info["training"]["validation_dice"] <= 1.0
     card = (tmp_path / "scar-cnn.md").read_text()
     assert "## Training data" in card and "## License" in card and "## Measured accuracy" in card
-    from LVScarSegLogic.deep.infer import load_model
+    from LVScarSegLogic.deep.loading import load_model
 
     model, task, manifest = load_model("scar-cnn", str(out), "cpu")
     assert task.name == "scar-cnn" and manifest["sha256"] == info["sha256"]
@@ -230,7 +230,7 @@ def test_missing_torch_is_a_clear_input_error(monkeypatch):
 
 
 def test_lv_plausibility_prefers_a_confident_ring_around_a_blood_pool():
-    from LVScarSegLogic.deep.infer import lv_plausibility
+    from LVScarSegLogic.deep.localization import lv_plausibility
 
     yy, xx = np.mgrid[:40, :40]
     r = np.hypot(yy - 20, xx - 20)
@@ -249,7 +249,7 @@ def test_a_more_lv_like_candidate_replaces_the_localizer_s_strongest(lowres_case
     """Propose and verify: when the localizer's strongest candidate is empty background, the
     myocardium network's check picks the weaker candidate that holds the LV, and says so."""
     from LVScarSegLogic import labels as L
-    from LVScarSegLogic.deep import infer, prep
+    from LVScarSegLogic.deep import infer, localization, prediction, prep
 
     image = lowres_case["array"].astype(np.float32)
     truth = lowres_case["codes"]
@@ -262,7 +262,7 @@ def test_a_more_lv_like_candidate_replaces_the_localizer_s_strongest(lowres_case
     codes, _, details, warnings = infer.segment_myocardium(image, spacing, "cmpunet", device="cpu")
     loc = details["localizer"]
     assert loc["chosen"] == 1 and len(loc["candidates"]) == 2
-    assert loc["candidates"][1]["lv_plausibility"] > loc["candidates"][0]["lv_plausibility"] + infer.SWITCH_MARGIN
+    assert loc["candidates"][1]["lv_plausibility"] > loc["candidates"][0]["lv_plausibility"] + localization.SWITCH_MARGIN
     assert any("candidate 2 of 2 was used" in w for w in warnings)
     assert _dice(codes == L.MYOCARDIUM, L.lv_myocardium(truth)) > 0.75
 
@@ -279,7 +279,7 @@ def test_the_crop_is_recentred_on_the_lv_the_network_found(lowres_case, monkeypa
     """A localizer box that cuts the LV in half is redone around the LV the myocardium network
     found there: the whole wall comes back, and the report says the crop moved."""
     from LVScarSegLogic import labels as L
-    from LVScarSegLogic.deep import infer, prep
+    from LVScarSegLogic.deep import infer, localization, prediction, prep
 
     image = lowres_case["array"].astype(np.float32)
     wall = L.lv_myocardium(lowres_case["codes"])
@@ -294,9 +294,9 @@ def test_the_crop_is_recentred_on_the_lv_the_network_found(lowres_case, monkeypa
                                                         model_path=_phantom_model())
         return _dice(codes == L.MYOCARDIUM, wall), details["localizer"]
 
-    monkeypatch.setattr(infer, "RECENTRE_PASSES", 0)
+    monkeypatch.setattr(localization, "RECENTRE_PASSES", 0)
     cut, _ = run()
-    monkeypatch.setattr(infer, "RECENTRE_PASSES", 1)
+    monkeypatch.setattr(localization, "RECENTRE_PASSES", 1)
     whole, loc = run()
     assert cut < 0.7 < 0.75 < whole, (cut, whole)
     assert loc["recentred"] == 1
@@ -308,7 +308,7 @@ def test_an_implausible_lv_starts_a_search_of_the_image(lowres_case, monkeypatch
     does not look like an LV: windows over the image are scored and the LV is found; when the
     image would need too many windows, the result is kept and the user is warned instead."""
     from LVScarSegLogic import labels as L
-    from LVScarSegLogic.deep import infer
+    from LVScarSegLogic.deep import infer, localization, prediction
 
     image = lowres_case["array"].astype(np.float32)
     wall = L.lv_myocardium(lowres_case["codes"])
@@ -316,14 +316,14 @@ def test_an_implausible_lv_starts_a_search_of_the_image(lowres_case, monkeypatch
     corner = tuple(slice(0, max(4, n // 4)) for n in image.shape)
     assert not wall[corner].any()
     monkeypatch.setattr(infer, "localize_candidates", lambda *a, **k: ([(corner, 900.0)], {"model": "stub"}))
-    monkeypatch.setattr(infer, "SEARCH_TIME_LIMIT_S", 1e9)  # the whole search here; its time limit below
+    monkeypatch.setattr(localization, "SEARCH_TIME_LIMIT_S", 1e9)  # the whole search here; its time limit below
     steps = []
     codes, _, details, warnings = infer.segment_myocardium(image, spacing, "cmpunet", device="cpu",
                                                            progress=lambda f, m: steps.append((f, m)),
                                                            model_path=_phantom_model())
     loc = details["localizer"]
-    assert loc["lv_plausibility"] < infer.LOW_PLAUSIBILITY and loc["searched"]
-    assert 1 < loc["search"]["windows"] <= infer.MAX_SEARCH_WINDOWS
+    assert loc["lv_plausibility"] < localization.LOW_PLAUSIBILITY and loc["searched"]
+    assert 1 < loc["search"]["windows"] <= localization.MAX_SEARCH_WINDOWS
     # a search takes tens of seconds on real images: the user sees it advance
     searching = [(f, m) for f, m in steps if "searching the image for the LV (window" in m]
     assert searching and [f for f, _ in searching] == sorted(f for f, _ in searching)
@@ -332,24 +332,24 @@ def test_an_implausible_lv_starts_a_search_of_the_image(lowres_case, monkeypatch
     n = loc["search"]["windows"]
     parsed = [re.search(r"window (\d+) of (\d+)(, about \d+ s left)?\)$", m) for _, m in searching]
     assert all(p and int(p.group(2)) == n for p in parsed), (searching, n)
-    windows = infer._search_windows(image.shape, spacing)
+    windows = localization.search_windows(image.shape, spacing)
     assert len(windows) == n and windows[0] != windows[-1]
     centre_of = lambda box: np.array([(s.start + s.stop) / 2 for s in box])  # noqa: E731
     assert np.abs(centre_of(windows[0]) - np.array(image.shape) / 2).max() <= \
         np.abs(centre_of(windows[-1]) - np.array(image.shape) / 2).max()  # centre first
     assert all(p.group(3) for p in parsed[1:]) and loc["search"]["finished"]  # an estimate after the first
-    assert loc["search"]["best_lv_plausibility"] >= infer.SEARCH_ACCEPT
+    assert loc["search"]["best_lv_plausibility"] >= localization.SEARCH_ACCEPT
     assert any("a search of the image found a better one" in w for w in warnings)
     assert _dice(codes == L.MYOCARDIUM, wall) > 0.75
 
     # the search is bounded in time: it stops with the best window so far and says so
-    monkeypatch.setattr(infer, "SEARCH_TIME_LIMIT_S", 0.0)
+    monkeypatch.setattr(localization, "SEARCH_TIME_LIMIT_S", 0.0)
     _, _, details, warnings = infer.segment_myocardium(image, spacing, "cmpunet", device="cpu",
                                                        model_path=_phantom_model())
     assert details["localizer"]["search"]["windows"] == 1 and not details["localizer"]["search"]["finished"]
     assert any("search for the LV stopped after 0 s" in w for w in warnings)
 
-    monkeypatch.setattr(infer, "MAX_SEARCH_WINDOWS", 1)
+    monkeypatch.setattr(localization, "MAX_SEARCH_WINDOWS", 1)
     codes, _, details, warnings = infer.segment_myocardium(image, spacing, "cmpunet", device="cpu",
                                                            model_path=_phantom_model())
     assert "searched" not in details["localizer"] and not (codes == L.MYOCARDIUM).any()
@@ -377,28 +377,28 @@ def test_thick_slice_stacks_are_segmented_in_plane_on_their_own_slices():
     """A stack whose slices lie > 3 pixels apart runs the 2D networks across its own slices (no
     through-plane interpolation, one plane); a near-isotropic volume gets the multi-planar vote;
     the report's sentence says which way ran."""
-    from LVScarSegLogic.deep import infer, prep
+    from LVScarSegLogic.deep import infer, localization, prediction, prep
     from LVScarSegLogic.deep.tasks import TASKS
 
     cmp = TASKS["myocardium-cmpunet"]
-    stack = infer.inference_plan(cmp, (10.0, 1.5, 1.5))
+    stack = prediction.inference_plan(cmp, (10.0, 1.5, 1.5))
     assert stack.planes == (0,) and stack.spacing_mm == (10.0, 1.25, 1.25) and stack.thick_slices
     assert "in-plane, slice by slice" in stack.description and "10 mm" in stack.description
     assert prep.working_shape((6, 256, 256), (10.0, 1.5, 1.5), stack.spacing_mm) == (6, 307, 307)
-    sideways = infer.inference_plan(cmp, (1.4, 9.0, 1.4))  # slices along j: taken across that axis
+    sideways = prediction.inference_plan(cmp, (1.4, 9.0, 1.4))  # slices along j: taken across that axis
     assert sideways.planes == (1,) and sideways.spacing_mm[1] == 9.0
-    iso = infer.inference_plan(cmp, (2.0, 1.3, 1.3))
+    iso = prediction.inference_plan(cmp, (2.0, 1.3, 1.3))
     assert iso.planes == (0, 1, 2) and iso.spacing_mm == (1.25,) * 3 and "multi-planar" in iso.description
-    assert infer.inference_plan(TASKS["myocardium-unet"], (10.0, 1.5, 1.5)).planes == ()  # 3D stays 3D
-    assert stack.search_thresholds != iso.search_thresholds  # one plane is more confident than three
-    assert infer.thick_slice_axis((3.0, 1.0, 1.0)) is None and infer.thick_slice_axis((3.1, 1.0, 1.0)) == 0
+    assert prediction.inference_plan(TASKS["myocardium-unet"], (10.0, 1.5, 1.5)).planes == ()  # 3D stays 3D
+    assert localization.search_thresholds(stack) != localization.search_thresholds(iso)  # one plane is more confident than three
+    assert prediction.thick_slice_axis((3.0, 1.0, 1.0)) is None and prediction.thick_slice_axis((3.1, 1.0, 1.0)) == 0
 
 
 def test_a_given_lv_centre_replaces_the_localizer(lowres_case, monkeypatch):
     """--lv-center: no localizer and no search; the crop is centred on the point and the LV that
     holds it is kept, also when a bright structure elsewhere would look more like an LV."""
     from LVScarSegLogic import labels as L
-    from LVScarSegLogic.deep import infer
+    from LVScarSegLogic.deep import infer, localization, prediction
 
     def no_localizer(*a, **k):
         raise AssertionError("the localizer must not run when the LV centre is given")
@@ -416,9 +416,9 @@ def test_a_given_lv_centre_replaces_the_localizer(lowres_case, monkeypatch):
     mask = np.zeros((20, 20, 20), bool)
     mask[2:5, 2:5, 2:5] = True
     mask[10:19, 10:19, 10:19] = True
-    assert infer._component_nearest(mask, (3, 3, 3)).sum() == 27
-    assert infer._component_nearest(mask, (7, 7, 7)).sum() == 27  # nearer to the small one
-    assert infer._component_nearest(mask, (14, 14, 14)).sum() == 729
+    assert localization.component_nearest(mask, (3, 3, 3)).sum() == 27
+    assert localization.component_nearest(mask, (7, 7, 7)).sum() == 27  # nearer to the small one
+    assert localization.component_nearest(mask, (14, 14, 14)).sum() == 729
 
 
 def test_lv_center_and_model_set_on_the_command_line(lowres_case, tmp_path):
@@ -446,7 +446,7 @@ def test_randomized_appearance_training_segments_a_permuted_contrast_phantom(low
     model trained with randomized appearance (--synth-appearance) finds the wall there, the
     phantom-trained model it was fine-tuned from does not; on the phantom as generated both do."""
     from LVScarSegLogic import labels as L
-    from LVScarSegLogic.deep import infer
+    from LVScarSegLogic.deep import infer, localization, prediction
     from LVScarSegLogic.deep.data import swap_brightness
     from LVScarSegLogic.models import model_path
 

@@ -118,7 +118,7 @@ def test_command_lines_progress_errors_and_report_rows(lowres_case, tmp_path):
     assert command.parse_progress("PROGRESS 42 scar: strm") == (42, "scar: strm")
     assert command.parse_progress("warning: x") is None
     assert command.error_message("PROGRESS 5 reading\nlvscarseg: error: a.nrrd: file not found\n", 2) == \
-        "error: a.nrrd: file not found"
+        "a.nrrd: file not found"
     assert command.error_message("", 143) == "cancelled"
     m = command.measure_command("p", "i.nrrd", "s.seg.nrrd", "r.json", [(0, 0, 0)], "b.png")
     assert m[3] == "measure" and "--rv-insertion=0,0,0" in m

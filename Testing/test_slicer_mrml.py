@@ -303,6 +303,13 @@ def test_a_volume_under_a_transform(scene, case_files):
     assert done["ok"], done["message"]
     result = p.outputSegmentation
     assert result.GetTransformNodeID() == transform.GetID()
+    # the Segment Editor's grid: the volume's own, not one with the transform folded in once more
+    geometry, extent = vtk.vtkMatrix4x4(), [0] * 6
+    converter = slicer.vtkSegmentationConverter
+    assert converter.DeserializeImageGeometry(result.GetSegmentation().GetConversionParameter(
+        converter.GetReferenceImageGeometryParameterName()), geometry, extent)
+    np.testing.assert_allclose(slicer.util.arrayFromVTKMatrix(geometry), slicer.util.arrayFromVTKMatrix(ijkToLocal),
+                               atol=1e-4)
     ids = [s for s in _segment_ids(result) if s != "bloodpool"]
     wall = sum(slicer.util.arrayFromSegmentBinaryLabelmap(result, s, volume) for s in ids) > 0
     np.testing.assert_array_equal(wall, labels.lv_myocardium(codes))
@@ -409,3 +416,44 @@ def test_slicer_draws_the_result_in_its_slice_and_3d_views(case_files, tmp_path)
     assert len(np.unique(three_d.reshape(-1, 3), axis=0)) > 100  # shaded surfaces, not an empty background
     montage = Image.open(out.with_suffix(".png"))
     assert montage.width == 3 * Image.open(f"{out}_red.png").width
+
+
+def test_the_readers_nodes_are_never_replaced_and_any_remote_region_is_taken(scene, case_files):
+    volume, truth, codes = _load_user_data(case_files)
+    logic = LVScarSegModuleLogic()
+    p = logic.getParameterNode()
+    p.inputVolume, p.myocardiumSegmentation, p.device = volume, truth, "cpu"
+    # the reader's own segmentation picked as the output, "replace previous" on: it stays
+    drawn = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "drawn")
+    drawn.GetSegmentation().AddEmptySegment("", "my notes")
+    p.outputSegmentation, p.replacePrevious = drawn, True
+    # a remote region drawn as the reader likes it: any name, two segments
+    remote = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "remote ROI")
+    remote.SetReferenceImageGeometryParameterFromVolumeNode(volume)
+    wall = labels.lv_myocardium(codes)
+    healthy = (codes == labels.MYOCARDIUM) & (np.arange(codes.shape[0])[:, None, None] < codes.shape[0] // 2)
+    for name, half in (("remote", healthy & (np.arange(codes.shape[2]) < codes.shape[2] // 2)),
+                       ("Segment_2", healthy & (np.arange(codes.shape[2]) >= codes.shape[2] // 2))):
+        sid = remote.GetSegmentation().AddEmptySegment("", name)
+        slicer.util.updateSegmentBinaryLabelmapFromArray(half.astype(np.uint8), remote, sid, volume)
+    p.remoteSegmentation = remote
+    # namesakes of the module's table and consensus, made by the reader
+    table = scene.AddNewNodeByClass("vtkMRMLTableNode", "LVScarSeg measurements")
+    namesake = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", f"{volume.GetName()} scar consensus (STAPLE)")
+    done = _run(logic, lambda: logic.startSegmentation(p, None, "strm", {}))
+    assert done["ok"], done["message"]
+    assert drawn.GetScene() is scene and remote.GetScene() is scene and p.outputSegmentation is not drawn
+    assert "remote" in done["report"]["inputs"]  # taken, with its two unnamed segments
+    assert table.GetNumberOfColumns() == 0  # the module wrote its own table, not the reader's
+    ours = [t for t in slicer.util.getNodesByClass("vtkMRMLTableNode") if t is not table]
+    assert len(ours) == 1 and ours[0].GetNumberOfRows() > 0
+    assert _run(logic, lambda: logic.startCompare(p, ["strm", "otsu"]))["ok"]
+    assert _run(logic, lambda: logic.startCompare(p, ["strm", "otsu"]))["ok"]
+    consensus = [n for n in slicer.util.getNodesByClass("vtkMRMLSegmentationNode") if "consensus" in n.GetName()]
+    assert namesake in consensus and len(consensus) == 2  # the reader's namesake and one of the module's
+    # an engine error names the reader's node, not the deleted job file
+    broken = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "empty wall")
+    broken.GetSegmentation().AddEmptySegment("", "wall")
+    p.myocardiumSegmentation = broken
+    done = _run(logic, lambda: logic.startSegmentation(p, None, "strm", {}))
+    assert not done["ok"] and "empty wall" in done["message"] and "LVScarSeg-" not in done["message"], done["message"]

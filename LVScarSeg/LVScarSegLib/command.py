@@ -76,7 +76,8 @@ def error_message(stderr_text: str, exit_code: int) -> str:
     lines = [ln.strip() for ln in stderr_text.splitlines() if ln.strip() and not ln.startswith("PROGRESS ")]
     errors = [ln for ln in lines if ln.startswith("lvscarseg:")]
     if errors:
-        return errors[-1][len("lvscarseg:"):].strip()
+        text = errors[-1][len("lvscarseg:"):].strip()
+        return text[len("error:"):].strip() if text.startswith("error:") else text
     if exit_code == 143:
         return "cancelled"
     return lines[-1] if lines else f"the engine stopped with exit code {exit_code}"

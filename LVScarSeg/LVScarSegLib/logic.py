@@ -34,6 +34,9 @@ ENGINE_REQUIREMENTS = {"numpy": "numpy>=1.21", "scipy": "scipy>=1.7", "SimpleITK
                        "safetensors": "safetensors>=0.4", "nrrd": "pynrrd>=1.0", "slicerio": "slicerio>=1.4",
                        "matplotlib": "matplotlib>=3.5", "PIL": "pillow>=9"}
 DL_REQUIREMENTS = {"monai": "monai>=1.3"}
+# Nodes the module made carry this attribute (result, consensus of <volume ID>, table <name>): only
+# those are ever replaced or reused; a reader's node with the same name is left alone.
+RESULT_ATTRIBUTE = "LVScarSeg.made"
 
 
 @parameterNodeWrapper
@@ -277,10 +280,35 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
             raise RuntimeError(f"could not export {segmentation.GetName()}")
         return path
 
-    def loadResultSegmentation(self, path, name, volume):
+    def exportMask(self, segmentation, volume, path):
+        """Write the union of all the segmentation's segments as a binary labelmap (0/1) on the
+        volume's grid, in the volume's frame (a remote-myocardium region: any names, any number of
+        segments)."""
+        labelmap = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "__LVScarSeg export__")
+        try:
+            seg = segmentation.GetSegmentation()
+            ids = vtk.vtkStringArray()
+            for i in range(seg.GetNumberOfSegments()):
+                ids.InsertNextValue(seg.GetNthSegmentID(i))
+            if not slicer.modules.segmentations.logic().ExportSegmentsToLabelmapNode(
+                    segmentation, ids, labelmap, volume, slicer.vtkSegmentation.EXTENT_REFERENCE_GEOMETRY):
+                raise RuntimeError(f"could not export {segmentation.GetName()}")
+            mask = slicer.util.arrayFromVolume(labelmap)
+            mask[...] = mask > 0
+            slicer.util.arrayFromVolumeModified(labelmap)
+            storage = slicer.vtkMRMLVolumeArchetypeStorageNode()  # writes the local geometry, as exportVolume
+            storage.SetFileName(path)
+            if not storage.WriteData(labelmap):
+                raise RuntimeError(f"could not export {segmentation.GetName()}")
+        finally:
+            self._removeNodes(labelmap)
+        return path
+
+    def loadResultSegmentation(self, path, name, volume, kind="result"):
         """A new segmentation node read from the engine's file, placed with the volume: same
-        transform, same subject-hierarchy folder, the volume as reference geometry. It has no
-        storage node (the job folder is deleted): saving the scene asks for a file as for any new node."""
+        transform, same subject-hierarchy folder, the volume as reference geometry; tagged with
+        RESULT_ATTRIBUTE = ``kind``. It has no storage node (the job folder is deleted): saving the
+        scene asks for a file as for any new node."""
         self.loadTerminology()
         node = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", name)
         storage = slicer.vtkMRMLSegmentationStorageNode()
@@ -289,10 +317,13 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
             self._removeNodes(node)
             raise RuntimeError(f"could not read {os.path.basename(path)}")
         node.SetName(name)
+        node.SetAttribute(RESULT_ATTRIBUTE, kind)  # made by the module: the only nodes it ever replaces
         node.CreateDefaultDisplayNodes()
+        # under the volume's transform first: the reference geometry is then the volume's own grid
+        # (set before, the transform would be folded into it and applied a second time)
+        node.SetAndObserveTransformNodeID(volume.GetTransformNodeID())
         node.SetReferenceImageGeometryParameterFromVolumeNode(volume)
         node.SetNodeReferenceID(node.GetReferenceImageGeometryReferenceRole(), volume.GetID())
-        node.SetAndObserveTransformNodeID(volume.GetTransformNodeID())
         shNode = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(slicer.mrmlScene)
         shNode.SetItemParent(shNode.GetItemByDataNode(node), shNode.GetItemParent(shNode.GetItemByDataNode(volume)))
         return node
@@ -327,7 +358,7 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
             if p.myocardiumSegmentation:
                 myocardium = self.exportSegmentation(p.myocardiumSegmentation, volume, os.path.join(folder, "myocardium.seg.nrrd"),
                                                      self.wallSegments(p.myocardiumSegmentation, p.myocardiumSegmentID))
-            remote = (self.exportSegmentation(p.remoteSegmentation, volume, os.path.join(folder, "remote.seg.nrrd"))
+            remote = (self.exportMask(p.remoteSegmentation, volume, os.path.join(folder, "remote.nrrd"))
                       if p.remoteSegmentation else None)
             params = {}
             for key, values in paramValues.items():
@@ -338,7 +369,10 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
                 seeds_ras=self._points(p.seeds, volume), rv_insertion_ras=self._points(p.rvInsertion, volume),
                 remote=remote, device=p.device, bullseye=os.path.join(folder, "bullseye.png"),
                 lv_center_ras=(self._points(p.lvCenter, volume) or [None])[0], models=p.models)
-            self._start(cmd, {"kind": "segment", "folder": folder, "parameterNode": p})
+            names = {image: volume.GetName()}
+            names.update({myocardium: p.myocardiumSegmentation.GetName()} if myocardium else {})
+            names.update({remote: p.remoteSegmentation.GetName()} if remote else {})
+            self._start(cmd, {"kind": "segment", "folder": folder, "parameterNode": p, "names": names})
         except Exception:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -441,7 +475,10 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
             # exit 3: the result is written but its quality verdict is "failed": it is loaded and shown as such
             if exitStatus != qt.QProcess.NormalExit or exitCode not in (0, 3):  # exitCode means nothing after a crash
                 code = exitCode if exitStatus == qt.QProcess.NormalExit else -1
-                self.finishedCallback(False, command.error_message(self._stderr, code), None, None, stdout)
+                message = command.error_message(self._stderr, code)
+                for path, name in job.get("names", {}).items():  # the user's node, not the deleted job file
+                    message = message.replace(path, name)
+                self.finishedCallback(False, message, None, None, stdout)
                 return
             p = job["parameterNode"]
             if job["kind"] == "compare":
@@ -469,7 +506,9 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
         node = self.loadResultSegmentation(segPath, f"{volume.GetName()} LV scar ({report['methods']['scar']['name']})", volume)
         node.CreateClosedSurfaceRepresentation()
         previous = p.outputSegmentation
-        if p.replacePrevious and previous and previous is not p.myocardiumSegmentation:
+        # only a result this module made is replaced, never a reader's segmentation or an input
+        if (p.replacePrevious and previous is not None and previous.GetAttribute(RESULT_ATTRIBUTE) == "result"
+                and previous not in (p.myocardiumSegmentation, p.remoteSegmentation)):
             self._removeNodes(previous)
         p.outputSegmentation = node
         return node
@@ -478,9 +517,11 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
     def _table(name, columns, rows):
         """A table node (found by name, or new) holding rows; columns: [(name, "string"|"double")]
         (numeric columns are numbers, so the table sorts and plots them)."""
-        table = slicer.mrmlScene.GetFirstNodeByName(name)
-        if table is None or not table.IsA("vtkMRMLTableNode"):
+        table = next((t for t in slicer.util.getNodesByClass("vtkMRMLTableNode")
+                      if t.GetAttribute(RESULT_ATTRIBUTE) == f"table {name}"), None)  # the module's, not a namesake
+        if table is None:
             table = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", name)
+            table.SetAttribute(RESULT_ATTRIBUTE, f"table {name}")
         table.RemoveAllColumns()
         for column, kind in columns:
             array = vtk.vtkDoubleArray() if kind == "double" else vtk.vtkStringArray()
@@ -516,9 +557,10 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
         table = self._table("LVScarSeg method comparison", columns, rows)
         consensus = None
         if os.path.exists(consensusPath):
-            name = f"{p.inputVolume.GetName()} scar consensus (STAPLE)"
+            kind = f"consensus of {p.inputVolume.GetID()}"  # the module's earlier consensus for this volume
             for old in slicer.util.getNodesByClass("vtkMRMLSegmentationNode"):
-                if old.GetName() == name:
+                if old.GetAttribute(RESULT_ATTRIBUTE) == kind:
                     self._removeNodes(old)
-            consensus = self.loadResultSegmentation(consensusPath, name, p.inputVolume)
+            consensus = self.loadResultSegmentation(consensusPath, f"{p.inputVolume.GetName()} scar consensus (STAPLE)",
+                                                    p.inputVolume, kind)
         return table, consensus
