@@ -94,7 +94,7 @@ def _unit(v):
 def lv_frame(codes: np.ndarray, grid: Grid, image: Optional[np.ndarray] = None,
              rv_insertion_ras: Sequence[Sequence[float]] = ()) -> Optional[LVFrame]:
     """The LV frame of a coded segmentation, or None when it has no LV wall."""
-    from .methods.common import slice_axis
+    from .masks import slice_axis
 
     wall = L.lv_myocardium(codes)
     if not wall.any():
@@ -162,9 +162,9 @@ def _septum_from_image(image, wall, cavity, grid: Grid, base, axis, length) -> O
     mid-ventricular epicardium, or None when no blood-like arc is found."""
     from scipy import ndimage as ndi
 
-    from .methods.common import bounding_box
+    from .masks import bounding_box
 
-    sp = np.asarray(grid.spacing, dtype=float)[::-1]
+    sp = grid.spacing_kji
     lv = wall | cavity
     # only the LV's neighbourhood matters: the distance map of a 13-mm box around it, not the volume
     box = bounding_box(lv, [int(np.ceil(13.0 / s)) for s in sp])

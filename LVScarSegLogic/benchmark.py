@@ -7,40 +7,13 @@ import time
 from typing import Dict, List, Sequence
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from . import labels as L
 from .files import csv_text
 from .metrics import compare_masks
 from .methods import registry
-from .methods.common import in_plane_structure
 from .methods.runner import run_scar_method
-
-
-def observer_myocardium(wall: np.ndarray, spacing, seed: int, cavity: np.ndarray = None) -> np.ndarray:
-    """The wall as a human would draw it: the endocardial and the epicardial border each moved
-    about one voxel in or out, in smooth patches, independently (in-plane for thick-slice
-    stacks). ``cavity`` (the LV blood pool) tells the two borders apart; without it, the wall's
-    holes filled slice by slice are used."""
-    rng = np.random.default_rng(seed)
-    structure = in_plane_structure(spacing)
-    if cavity is None:
-        cavity = ndi.binary_fill_holes(wall, structure=structure) & ~wall
-    cavity = cavity & ~wall
-    outside = ~(wall | cavity)
-    sigma = [max(0.5, 6.0 / s) for s in np.asarray(spacing, dtype=float)[::-1]]
-
-    def patches():
-        f = ndi.gaussian_filter(rng.standard_normal(wall.shape).astype(np.float32), sigma)
-        return f / max(float(f.std()), 1e-9)
-
-    out = wall.copy()
-    for side, f in ((cavity, patches()), (outside, patches())):
-        touching_side = wall & ndi.binary_dilation(side, structure)
-        touching_wall = side & ndi.binary_dilation(wall, structure)
-        out[touching_side & (f < -0.4)] = False  # border drawn a voxel inside the wall
-        out[touching_wall & (f > 0.4)] = True  # border drawn a voxel outside it
-    return out
+from .phantom.observer import observer_myocardium
 
 
 def run(data_dir, method_names: Sequence[str], myocardium: str = "truth", progress=lambda f, m: None,
@@ -97,7 +70,7 @@ def run(data_dir, method_names: Sequence[str], myocardium: str = "truth", progre
                    **extra}
             if result is not None:
                 # (no "& wall": contour repair may rightly put scar a voxel outside the given wall)
-                pred = result.scar | (result.mvo if result.mvo is not None else False)
+                pred = result.infarct
                 mm = compare_masks(pred, ref, grid.spacing)
                 row.update({"dice": mm["dice"], "hd95_mm": mm["hd95_mm"], "avd_ml": mm["avd_ml"],
                             "scar_ml": mm["volume_pred_ml"], "true_scar_ml": mm["volume_ref_ml"],

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import labels as L
 from .errors import InputError
+from .masks import dice
 from .methods import registry
 from .methods.runner import run_scar_method
 
@@ -48,7 +49,7 @@ def compare(image: np.ndarray, wall: np.ndarray, grid, method_names: Sequence[st
         progress(done / steps, f"method {m.name}")
         t = time.perf_counter()
         res = run_scar_method(m, image, wall, grid, values[m.name], device=device)
-        inf = res.scar | (res.mvo if res.mvo is not None else False)
+        inf = res.infarct
         masks.append(inf)
         results.append({"method": m.name, "scar_ml": float(inf.sum() * v), "scar_percent": 100.0 * inf.sum() / wall.sum(),
                         "seconds": round(time.perf_counter() - t, 3)})
@@ -56,8 +57,7 @@ def compare(image: np.ndarray, wall: np.ndarray, grid, method_names: Sequence[st
     agreement = np.sum(masks, axis=0).astype(np.uint8)
     consensus = staple(masks) > 0.5 if any(m.any() for m in masks) else np.zeros_like(wall)
     union = agreement > 0
-    dice = [[float(2 * (a & b).sum() / max(a.sum() + b.sum(), 1)) if (a.any() or b.any()) else 1.0 for b in masks]
-            for a in masks]
+    pairwise = [[dice(a, b) for b in masks] for a in masks]
     out: Dict[str, object] = {
         "lv_myocardium_ml": wall_ml,
         "model_set": models,
@@ -66,7 +66,7 @@ def compare(image: np.ndarray, wall: np.ndarray, grid, method_names: Sequence[st
         "consensus": {"method": "STAPLE (SimpleITK), probability > 0.5", "scar_ml": float(consensus.sum() * v),
                       "scar_percent": 100.0 * consensus.sum() / wall.sum()},
         "agreement": {"all_agree_fraction_of_union": float((agreement[union] == len(masks)).mean()) if union.any() else 1.0,
-                      "pairwise_dice": dice, "scar_percent_range": [min(r["scar_percent"] for r in results),
+                      "pairwise_dice": pairwise, "scar_percent_range": [min(r["scar_percent"] for r in results),
                                                                     max(r["scar_percent"] for r in results)]},
     }
     if sensitivity:
@@ -80,7 +80,7 @@ def compare(image: np.ndarray, wall: np.ndarray, grid, method_names: Sequence[st
                 if name == "strm":
                     params["gray_n"] = min(params["gray_n"], value)
                 res = run_scar_method(m, image, wall, grid, params)
-                inf = res.scar | (res.mvo if res.mvo is not None else False)
+                inf = res.infarct
                 band.append({"method": name, param: value, "scar_percent": 100.0 * inf.sum() / wall.sum()})
                 done += 1
         pct = [b["scar_percent"] for b in band]

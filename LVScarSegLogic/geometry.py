@@ -31,15 +31,20 @@ def ras_to_lps_points(points_ras) -> np.ndarray:
 
 
 # Slices more than this many pixels apart make a thick-slice stack for the networks, the quality
-# check and the QA pictures (the scar methods' own rule is 2.5, methods.common.slice_axis).
+# check and the QA pictures (the scar methods' own rule is 2.5, masks.slice_axis).
 THICK_SLICE_RATIO = 3.0
+
+
+def spacing_kji(spacing_ijk: Sequence[float]) -> np.ndarray:
+    """Voxel spacing in numpy axis order (k, j, i), from a Grid's (i, j, k) spacing (mm)."""
+    return np.asarray(spacing_ijk, dtype=float)[::-1]
 
 
 def thick_slice_axis(spacing_ijk: Sequence[float], ratio: float) -> Optional[int]:
     """The numpy axis (0, 1 or 2 of k, j, i) of a thick-slice stack: the axis whose spacing is more
     than ``ratio`` times every other axis's (e.g. 1.4 x 1.4 x 8 mm); None for a near-isotropic
     volume. ``spacing_ijk`` in (i, j, k) order, as a Grid gives it."""
-    sp = np.asarray(spacing_ijk, dtype=float)[::-1]
+    sp = spacing_kji(spacing_ijk)
     axis = int(np.argmax(sp))
     return axis if sp[axis] > ratio * np.delete(sp, axis).max() else None
 
@@ -90,6 +95,11 @@ class Grid:
     @property
     def ijk_to_ras(self) -> np.ndarray:
         return lps_to_ras_matrix(self.ijk_to_lps)
+
+    @property
+    def spacing_kji(self) -> np.ndarray:
+        """The spacing in numpy axis order (k, j, i), mm."""
+        return spacing_kji(self.spacing)
 
     @property
     def voxel_volume_ml(self) -> float:

@@ -16,15 +16,12 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from . import labels as L
+from .geometry import spacing_kji
+from .masks import bounding_box, dice
 
 _SIX = ndi.generate_binary_structure(3, 1)
 
 
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    sa, sb = int(a.sum()), int(b.sum())
-    if sa + sb == 0:
-        return 1.0
-    return 2.0 * int(np.logical_and(a, b).sum()) / (sa + sb)
 
 
 def _surface(mask: np.ndarray) -> np.ndarray:
@@ -38,12 +35,10 @@ def _directed_distances(a_surface: np.ndarray, b_surface: np.ndarray, sampling) 
 
 def surface_distances(a: np.ndarray, b: np.ndarray, spacing_ijk: Sequence[float]):
     """Directed surface distances (a->b, b->a) in mm, on the union's bounding box (fast)."""
-    union = a | b
-    idx = [np.nonzero(union.any(axis=tuple(x for x in range(3) if x != ax)))[0] for ax in range(3)]
-    box = tuple(slice(max(int(i[0]) - 1, 0), int(i[-1]) + 2) for i in idx)
+    box = bounding_box(a | b, (1, 1, 1))
     a_c = np.pad(a[box], 1)
     b_c = np.pad(b[box], 1)
-    sampling = np.asarray(spacing_ijk, dtype=float)[::-1]
+    sampling = spacing_kji(spacing_ijk)
     sa, sb = _surface(a_c), _surface(b_c)
     return _directed_distances(sa, sb, sampling), _directed_distances(sb, sa, sampling)
 

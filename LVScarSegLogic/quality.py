@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import labels as L
-from .geometry import THICK_SLICE_RATIO, thick_slice_axis
+from .geometry import THICK_SLICE_RATIO, spacing_kji, thick_slice_axis
 
 OK, UNCERTAIN, FAILED = "ok", "uncertain", "failed"
 # LV myocardium of adults: about 60-250 mL (mass 65-260 g); a partial stack covers less.
@@ -33,7 +33,7 @@ MISMATCH_PHRASES = ("may be another scan's",)  # segio: a mismatched mask used b
 
 def _coarsest_axis(spacing_ijk: Sequence[float]) -> int:
     """The numpy axis (k, j, i) with the largest spacing: the slices of a stack."""
-    return int(np.argmax(np.asarray(spacing_ijk, dtype=float)[::-1]))
+    return int(np.argmax(spacing_kji(spacing_ijk)))
 
 
 def wall_thickness_mm(wall: np.ndarray, spacing_ijk: Sequence[float]) -> float:
@@ -42,7 +42,7 @@ def wall_thickness_mm(wall: np.ndarray, spacing_ijk: Sequence[float]) -> float:
     thick-slice stacks, in 3D otherwise."""
     from scipy import ndimage as ndi
 
-    sp = np.asarray(spacing_ijk, dtype=float)[::-1]
+    sp = spacing_kji(spacing_ijk)
     axis = thick_slice_axis(spacing_ijk, THICK_SLICE_RATIO)
     if axis is None:
         dist = ndi.distance_transform_edt(wall, sampling=sp)

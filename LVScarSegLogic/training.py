@@ -19,7 +19,7 @@ from .methods.features import FEATURES, voxel_features
 
 def case_samples(image, codes, grid, per_class: int, rng, observer_seed=None) -> Tuple[np.ndarray, np.ndarray]:
     """Features and classes (0 healthy/other, 1 gray zone, 2 infarct) of wall voxels of one case."""
-    from .benchmark import observer_myocardium
+    from .phantom.observer import observer_myocardium
     from .methods.base import ScarInput
     from .methods.runner import crop_box
 

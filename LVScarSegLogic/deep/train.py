@@ -33,6 +33,7 @@ from .. import __version__
 from .. import labels as L
 from ..errors import InputError
 from ..files import sha256_of as sha256_of_file
+from ..masks import dice
 from . import data as D
 from .networks import Discriminator, build_for, pick_device
 from .tasks import TASKS, Task
@@ -99,11 +100,6 @@ def seg_loss(logits: torch.Tensor, y: torch.Tensor, region: torch.Tensor, task: 
     return ce + 1.0 - torch.stack(dice).mean()
 
 
-def _dice(a: np.ndarray, b: np.ndarray) -> float:
-    s = a.sum() + b.sum()
-    return 1.0 if s == 0 else float(2.0 * np.logical_and(a, b).sum() / s)
-
-
 # What the scar networks' wall channel was trained with (recorded in the manifest, so that a card
 # rewritten later by scripts/annotate_model.py still says what that model saw).
 WALL_AUGMENTATION = ("wall mask drawn like an observer's (a voxel, sometimes two, inside or outside the true "
@@ -126,28 +122,28 @@ def validate(model, task: Task, cases: Sequence[D.PreparedCase], device: torch.d
     too much."""
     from scipy import ndimage as ndi
 
-    from ..benchmark import observer_myocardium
-    from .infer import predict
+    from ..phantom.observer import observer_myocardium
+    from .prediction import predict
 
     model.eval()
     scores = []
     for n, case in enumerate(cases):
         if task.target == "localizer":
             probs, _ = predict(model, task, torch.from_numpy(case.loc_image)[None], device)
-            scores.append(_dice(probs.argmax(0).numpy() == 1, case.loc_lv > 0))
+            scores.append(dice(probs.argmax(0).numpy() == 1, case.loc_lv > 0))
             continue
         wall = np.isin(case.codes, L.LV_MYOCARDIUM_CODES)
         img = torch.from_numpy(case.image)
         if task.target == "myocardium":
             probs, _ = predict(model, task, img[None], device)
-            scores.append(_dice(probs.argmax(0).numpy() == 2, wall))
+            scores.append(dice(probs.argmax(0).numpy() == 2, wall))
             continue
         drawn = observer_myocardium(wall, (task.spacing_mm,) * 3, seed=n, cavity=case.codes == L.BLOODPOOL)
         for given in (wall, drawn):
             probs, _ = predict(model, task, torch.stack([img, torch.from_numpy(given).float()]), device)
             # as at inference: only in the given wall grown by a voxel
             pred = np.isin(probs.argmax(0).numpy(), (2, 3)) & ndi.binary_dilation(given)
-            scores.append(_dice(pred, np.isin(case.codes, L.INFARCT_CODES)))
+            scores.append(dice(pred, np.isin(case.codes, L.INFARCT_CODES)))
     model.train()
     return float(np.mean(scores)) if scores else float("nan")
 
@@ -328,7 +324,7 @@ def _train(cfg, task, device, rank, world, say, t0) -> Dict[str, object]:
     state = {"step": 0, "best_score": -1.0, "best_step": -1, "bad_evals": 0, "history": []}
     best = None
     if cfg.init:
-        from .infer import load_model
+        from .loading import load_model
 
         start, _, _ = load_model(task.name, cfg.init, "cpu")  # verified; refuses another task's model
         model.load_state_dict(start.state_dict())

@@ -45,23 +45,6 @@ class ScarInput:
             self._cache[key] = compute()
         return self._cache[key]
 
-    def around_wall(self, margin: int = 4):
-        """(box, the input cropped to the wall's bounding box + ``margin`` voxels). Made once per
-        margin, so the post-processing and the classifier features share one crop and its cached
-        cavity and blood level; the remote statistics of the full crop carry over."""
-        def make():
-            from .common import bounding_box
-            from .reference import remote_stats
-
-            box = bounding_box(self.myocardium, (margin,) * 3)
-            sub = ScarInput(image=self.image[box], myocardium=self.myocardium[box], grid=self.grid,
-                            remote=self.remote[box] if self.remote is not None else None,
-                            bloodpool=self.bloodpool[box] if self.bloodpool is not None else None,
-                            progress=self.progress, device=self.device)
-            sub._cache["remote_stats"] = remote_stats(self)
-            return box, sub
-        return self.cached(f"around_wall:{margin}", make)
-
 
 @dataclass
 class ScarResult:
@@ -73,3 +56,8 @@ class ScarResult:
     info: Dict[str, object] = field(default_factory=dict)
     warnings: List[str] = field(default_factory=list)
     uncertainty: Optional[np.ndarray] = None  # float32 disagreement map (test-time augmentation), or None
+
+    @property
+    def infarct(self) -> np.ndarray:
+        """Scar and MVO: MVO counts as infarct (SCMR)."""
+        return self.scar | self.mvo if self.mvo is not None else self.scar

@@ -6,8 +6,8 @@ from typing import Tuple
 import numpy as np
 from scipy import special
 
+from ..masks import components_touching
 from .base import ScarInput, ScarResult
-from .common import components_touching
 
 
 def kmeans_1d(values: np.ndarray, k: int, iterations: int = 50) -> Tuple[np.ndarray, np.ndarray]:

@@ -29,10 +29,10 @@ def _scar(method: str, inp: ScarInput, tta: bool = False, model: str = "", min_i
     from scipy import ndimage as ndi
 
     from ..deep.infer import scar_probabilities
-    from .common import components_touching, in_plane_structure, remove_small
+    from ..masks import components_touching, in_plane_structure, remove_small
 
     inp.progress(0.3, f"scar: {method} network")
-    spacing_kji = np.asarray(inp.spacing, dtype=float)[::-1]
+    spacing_kji = inp.grid.spacing_kji
     probs, uncertainty, info = scar_probabilities(inp.image, inp.myocardium, spacing_kji, method, inp.device,
                                                   tta, model or None)
     cls = probs.argmax(0)
@@ -77,9 +77,9 @@ def _myocardium(method: str, image: np.ndarray, spacing_ijk, device: str = "auto
     ``lv_center_kji``: a point in the LV cavity (voxel index k, j, i): no localization."""
     _require_torch(method)  # before importing anything that imports torch
     from ..deep.infer import segment_myocardium
+    from ..geometry import spacing_kji
 
-    spacing_kji = np.asarray(spacing_ijk, dtype=float)[::-1]
-    return segment_myocardium(image, spacing_kji, method, device, myo_tta, myo_model or None,
+    return segment_myocardium(image, spacing_kji(spacing_ijk), method, device, myo_tta, myo_model or None,
                               localizer_model or None, progress, localize, lv_center_kji)
 
 

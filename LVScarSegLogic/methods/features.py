@@ -8,9 +8,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..masks import slice_axis
 from .base import ScarInput
-from .common import local_mean, slice_axis
-from .reference import blood_level, cavity, remote_stats
+from .common import local_mean
+from .reference import around_wall, blood_level, cavity, remote_stats
 
 FEATURES = ("z_remote", "blood_fraction", "z_local3", "local_sd3", "z_regional10", "z_outside_neighbours",
             "transmural_depth", "endo_distance_mm", "fraction_of_wall_max")
@@ -29,7 +30,7 @@ def voxel_features(inp: ScarInput) -> np.ndarray:
 
     Computed on the wall's bounding box + 4 voxels: every feature looks only that far outside
     the wall (the 10-mm regional mean averages wall voxels only)."""
-    return _features(inp.around_wall(4)[1])
+    return _features(around_wall(inp, 4)[1])
 
 
 def _features(inp: ScarInput) -> np.ndarray:
@@ -51,7 +52,7 @@ def _features(inp: ScarInput) -> np.ndarray:
     ocnt = ndi.uniform_filter(out, size=size3, mode="constant")
     omean = ndi.uniform_filter(image * out, size=size3, mode="constant") / np.maximum(ocnt, 1e-6)
     outside_z = np.where(ocnt > 1e-3, (omean - mean) / sd, 0.0)
-    sampling = np.asarray(inp.spacing, dtype=float)[::-1]
+    sampling = inp.grid.spacing_kji
     cav = cavity(inp)
     d_endo = ndi.distance_transform_edt(~cav, sampling=sampling) if cav.any() else np.full(wall.shape, 10.0)
     d_epi = ndi.distance_transform_edt(wall | cav, sampling=sampling)

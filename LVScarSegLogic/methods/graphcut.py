@@ -11,9 +11,10 @@ from typing import Dict
 
 import numpy as np
 
+from ..geometry import spacing_kji
+from ..masks import bounding_box
 from .base import ScarInput, ScarResult
 from .clustering import EM_FIT_SAMPLES, _gauss_logpdf, _rice_logpdf, em_mixture
-from .common import bounding_box
 
 _FORCE = 1e9
 
@@ -33,7 +34,7 @@ def _cut(image: np.ndarray, region: np.ndarray, cost_a: np.ndarray, cost_b: np.n
 
     g = maxflow.Graph[float]()
     nodes = g.add_grid_nodes(image.shape)
-    sp = np.asarray(spacing, dtype=float)[::-1]
+    sp = spacing_kji(spacing)
     diffs = []
     for axis in range(3):
         d = np.diff(image, axis=axis)

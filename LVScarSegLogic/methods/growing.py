@@ -5,8 +5,8 @@ from typing import Dict
 
 import numpy as np
 
+from ..masks import components_touching
 from .base import ScarInput, ScarResult
-from .common import components_touching
 from .reference import remote_stats
 from .threshold import seed_mask
 

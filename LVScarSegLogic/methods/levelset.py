@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..masks import bounding_box, slice_axis
 from .base import ScarInput, ScarResult
-from .common import bounding_box, slice_axis
 from .reference import remote_stats
 
 

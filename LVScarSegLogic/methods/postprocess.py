@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..masks import FULL_CONNECTIVITY, in_plane_structure, remove_small, slice_axis
 from .base import ScarInput, ScarResult
-from .common import FULL_CONNECTIVITY, in_plane_structure, remove_small, slice_axis
-from .reference import blood_level, cavity, remote_stats
+from .reference import around_wall, blood_level, cavity, remote_stats
 
 MVO_CLOSING_MM = 1.5
 
@@ -140,7 +140,7 @@ def finalize(inp: ScarInput, result: ScarResult, endo_guard: bool, min_contrast_
              detect_mvo: bool, repair_voxels: int) -> ScarResult:
     """Apply the shared steps. They only look a few voxels around the wall, so they run on the
     wall's bounding box + 4 voxels (the method's crop has a 12-mm margin for its local means)."""
-    box, sub = inp.around_wall(4)
+    box, sub = around_wall(inp, 4)
 
     def cut(mask):
         return None if mask is None else mask[box]

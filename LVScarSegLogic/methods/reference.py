@@ -8,8 +8,9 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..errors import InputError
+from ..masks import bounding_box, erode_borders, plane_structure, slice_axis
 from .base import ScarInput
-from .common import automatic_remote, erode_borders, plane_structure, slice_axis
+from .common import automatic_remote
 
 
 def stats_axis(statistics: str, spacing) -> Optional[int]:
@@ -101,3 +102,18 @@ def blood_level(inp: ScarInput) -> Optional[float]:
         v = inp.image[core]
         return float(np.median(v)) if v.size >= 20 else None
     return inp.cached("blood_level", compute)
+
+
+def around_wall(inp: ScarInput, margin: int = 4) -> Tuple[Tuple[slice, ...], ScarInput]:
+    """(box, the input cropped to the wall's bounding box + ``margin`` voxels). Made once per
+    margin, so the post-processing and the classifier features share one crop and its cached
+    cavity and blood level; the remote statistics of the full input carry over."""
+    def make():
+        box = bounding_box(inp.myocardium, (margin,) * 3)
+        sub = ScarInput(image=inp.image[box], myocardium=inp.myocardium[box], grid=inp.grid,
+                        remote=inp.remote[box] if inp.remote is not None else None,
+                        bloodpool=inp.bloodpool[box] if inp.bloodpool is not None else None,
+                        progress=inp.progress, device=inp.device)
+        sub._cache["remote_stats"] = remote_stats(inp)
+        return box, sub
+    return inp.cached(f"around_wall:{margin}", make)

@@ -6,16 +6,16 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..geometry import Grid
+from ..geometry import Grid, spacing_kji
+from ..masks import bounding_box
 from .base import ScarInput, ScarResult
-from .common import bounding_box
 from .common_params import COMMON_NAMES
 from .postprocess import finalize
 from .registry import Method
 
 
 def crop_box(wall: np.ndarray, spacing, margin_mm: float = 12.0):
-    sp = np.asarray(spacing, dtype=float)[::-1]
+    sp = spacing_kji(spacing)
     return bounding_box(wall, [int(np.ceil(margin_mm / s)) for s in sp])
 
 

@@ -10,8 +10,9 @@ from typing import Dict, Optional
 import numpy as np
 
 from ..errors import InputError
+from ..masks import components_touching, erode_borders, remove_small
 from .base import ScarInput, ScarResult
-from .common import components_touching, erode_borders, local_mean, remove_small
+from .common import local_mean
 from .reference import remote_reference, remote_stats
 
 
