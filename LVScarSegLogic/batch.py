@@ -15,8 +15,9 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional
 
+from .argv import segment_argv
 from .errors import InputError
 from .files import IMAGE_EXTENSIONS, csv_text, extension, write_text_atomic
 
@@ -73,12 +74,14 @@ def outputs_of(out_dir: Path, name: str) -> Dict[str, Path]:
             "error": out_dir / f"{name}.error.txt"}
 
 
-def run_batch(input_dir, out_dir, myocardium_dir=None, jobs: int = 1, segment_args: Sequence[str] = (),
+def run_batch(input_dir, out_dir, myocardium_dir=None, jobs: int = 1, segment_options: Optional[Dict] = None,
               progress: Callable[[float, str], None] = lambda f, m: None, auto_missing: bool = False
               ) -> Dict[str, object]:
     """Segment every image of ``input_dir`` into ``out_dir`` (see the module docstring). With
     ``myocardium_dir``, every image must have its mask there (MASK_SUFFIXES) before anything runs;
-    ``auto_missing`` segments those without one automatically instead of stopping."""
+    ``auto_missing`` segments those without one automatically instead of stopping.
+    ``segment_options``: what every case's ``segment`` gets (argv.segment_argv's keywords: device,
+    models, params, scar_method, myocardium_method)."""
     inp, out = Path(input_dir), Path(out_dir)
     images = find_images(inp)
     mask_dir = Path(myocardium_dir) if myocardium_dir else None
@@ -113,10 +116,9 @@ def run_batch(input_dir, out_dir, myocardium_dir=None, jobs: int = 1, segment_ar
     def one(item):
         img, name, mask = item
         o = outputs_of(out, name)
-        cmd = [sys.executable, "-m", "LVScarSegLogic", "--quiet", "segment", str(img), "-o", str(o["seg"]),
-               "--report", str(o["report"]), "--qa", str(o["qa"])] + list(segment_args)
-        if mask is not None:
-            cmd += ["--myocardium", str(mask)]
+        cmd = [sys.executable, "-m", "LVScarSegLogic"] + segment_argv(
+            str(img), str(o["seg"]), report=str(o["report"]), qa=str(o["qa"]), quiet=True,
+            myocardium=str(mask) if mask is not None else None, **(segment_options or {}))
         # a killed earlier run may have left hidden temporary files of this case: they are never
         # outputs (outputs are renamed into place whole), so remove them
         for stale in list(out.glob(f".{name}.partial-*")) + list(out.glob(f".{name}_qa.partial-*")):

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import time
-from typing import Dict, List, Sequence
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -122,3 +123,52 @@ def rows_csv(rows: List[Dict[str, object]]) -> str:
             "scar_ml", "true_scar_ml", "scar_percent_of_wall", "time_s", "error", "myocardium_method",
             "myocardium_dice", "myocardium_hd95_mm", "myocardium_time_s"]
     return csv_text(rows, keys)
+
+
+def command(data_dir, methods: str, output_dir, myocardium: str = "truth", params: Sequence[str] = (),
+            models: str = "best", myocardium_method: Optional[str] = None, split: str = "all", device: str = "auto",
+            progress=lambda f, m: None) -> Tuple[str, Tuple[Path, Path]]:
+    """``lvscarseg benchmark``: (Markdown table, (its .md path, .csv path)). ``methods``: "all" or
+    comma-separated names; ``params``: KEY=VALUE or METHOD.KEY=VALUE strings, routed to the methods
+    that own them (myocardium-model parameters go to the model of ``myocardium`` "auto"). Names and
+    parameters are checked before any case runs."""
+    from .errors import InputError
+    from .files import write_text_atomic
+
+    names = [m.name for m in registry.methods("scar")] if methods == "all" else \
+        [m.strip() for m in methods.split(",") if m.strip()]
+    chosen = [registry.get(name, "scar") for name in names]  # unknown names fail before any work
+    pairs: Dict[str, List[str]] = {m.name: [] for m in chosen}
+    myo_pairs = []
+    myo_param_names = {p.name for m in registry.methods("myocardium") for p in m.params}
+    for pair in params:
+        key = pair.split("=", 1)[0]
+        if key in myo_param_names:  # for the myocardium model of --myocardium auto
+            myo_pairs.append(pair)
+            continue
+        owners = [m for m in chosen if key.startswith(m.name + ".") or any(p.name == key for p in m.params)]
+        if not owners:
+            raise InputError(f"--param {pair}: no chosen method has this parameter")
+        for m in owners:
+            pairs[m.name].append(pair[len(m.name) + 1:] if key.startswith(m.name + ".") else pair)
+    values = {m.name: registry.resolve_params([m], pairs[m.name])[m.name] for m in chosen}
+    registry.use_model_set(chosen, values, models)
+    out = Path(output_dir)
+    if not out.is_dir():
+        raise InputError(f"{out}: output folder does not exist")
+    label, myo_values = myocardium, {}
+    if myocardium == "auto":
+        myo = registry.get(myocardium_method or registry.default_method("myocardium"), "myocardium")
+        label = f"auto-{myo.name}"
+        myo_values = registry.resolve_params([myo], myo_pairs)[myo.key]
+        registry.use_model_set([myo], {myo.key: myo_values}, models)
+    elif myocardium_method or myo_pairs:
+        raise InputError("--myocardium-method and myocardium-model parameters need --myocardium auto")
+    rows = run(data_dir, names, myocardium, progress=progress, params=values, myocardium_method=myocardium_method,
+               split=split, device=device, myocardium_params=myo_values)
+    table = summary_markdown(rows)
+    label += "" if models == "best" else f"-{models}"  # tables of the two model sets side by side
+    paths = (out / f"benchmark_{label}.md", out / f"benchmark_{label}.csv")
+    write_text_atomic(paths[0], table)
+    write_text_atomic(paths[1], rows_csv(rows))
+    return table, paths

@@ -167,3 +167,29 @@ def save(path, kind: str, tensors: Dict[str, np.ndarray], trained_on: str, licen
             f" always check the result visually.\n{extra_card}")
     write_text_atomic(p.with_suffix(".md"), card)
     return manifest
+
+
+def train_command(data_dir, output: str, method: str, samples_per_class: int, seed: int, observer: bool,
+                  license: str, progress=lambda f, m: None) -> Dict[str, object]:
+    """``lvscarseg train-classifier``: sample, fit and save; the manifest. The data's provenance
+    (a phantom folder's seed) goes into the model card."""
+    import json
+    from pathlib import Path
+
+    from .errors import InputError
+    from .files import check_output_path
+
+    if not output.endswith(".safetensors"):
+        raise InputError(f"{output}: the model file must end in .safetensors")
+    check_output_path(output, [data_dir])
+    if samples_per_class < 10:
+        raise InputError(f"--samples-per-class {samples_per_class}: at least 10")
+    x, y, names = collect(data_dir, samples_per_class, seed, observer, progress)
+    progress(0.6, f"fitting {method} on {len(y)} voxels")
+    tensors = fit(method, x, y, seed)
+    trained_on = f"{len(names)} cases from {Path(data_dir).resolve().name}"
+    phantom = Path(data_dir) / "phantom.json"
+    if phantom.exists():
+        trained_on = (f"{len(names)} synthetic LGE phantom cases (lvscarseg phantom --seed "
+                      f"{json.loads(phantom.read_text())['seed']}), true and observer-perturbed walls")
+    return save(output, method, tensors, trained_on, license, len(y))

@@ -338,3 +338,23 @@ def test_progress_never_goes_backwards():
     for f in (0.1, 0.5, 0.2, 0.6):
         p(f, "step")
     assert [int(ln.split()[1]) for ln in out.getvalue().splitlines()] == [10, 50, 50, 60]
+
+
+def test_segment_argv_round_trips_through_the_cli_parser():
+    """The one builder of ``segment`` command lines (batch, the Slicer module) says what it was given."""
+    from LVScarSegLogic.argv import segment_argv
+    from LVScarSegLogic.cli.parser import build_parser, join_point_values
+
+    argv = segment_argv("i.nrrd", "o.seg.nrrd", report="r.json", qa="q.png", bullseye="b.png", remote="rm.nrrd",
+                        scar_method="strm", myocardium_method="cmpunet", params={"n": 4.0, "endo_guard": False},
+                        seeds_ras=[(-1.5, 2, 3e-7)], rv_insertion_ras=[(4, -5, 6)], lv_center_ras=(-7, 8, -9),
+                        device="cpu", models="permissive", quiet=True)
+    a = build_parser().parse_args(join_point_values(argv))
+    assert (a.command, a.image, a.output, a.report, a.qa, a.bullseye, a.remote) == \
+        ("segment", "i.nrrd", "o.seg.nrrd", "r.json", "q.png", "b.png", "rm.nrrd")
+    assert (a.scar_method, a.myocardium_method, a.device, a.models, a.quiet) == ("strm", "cmpunet", "cpu", "permissive", True)
+    assert a.param == ["n=4.0", "endo_guard=false"]
+    assert a.seed == ["-1.5,2,3e-07"] and a.rv_insertion == ["4,-5,6"] and a.lv_center == "-7,8,-9"
+    given = build_parser().parse_args(segment_argv("i.nrrd", "o.nrrd", myocardium="m.nrrd", myocardium_method="cmpunet",
+                                                   lv_center_ras=(1, 2, 3)))
+    assert given.myocardium == "m.nrrd" and given.myocardium_method is None and given.lv_center is None

@@ -249,7 +249,7 @@ def test_a_more_lv_like_candidate_replaces_the_localizer_s_strongest(lowres_case
     """Propose and verify: when the localizer's strongest candidate is empty background, the
     myocardium network's check picks the weaker candidate that holds the LV, and says so."""
     from LVScarSegLogic import labels as L
-    from LVScarSegLogic.deep import infer, localization, prediction, prep
+    from LVScarSegLogic.deep import infer, localization, prep
 
     image = lowres_case["array"].astype(np.float32)
     truth = lowres_case["codes"]
@@ -279,7 +279,7 @@ def test_the_crop_is_recentred_on_the_lv_the_network_found(lowres_case, monkeypa
     """A localizer box that cuts the LV in half is redone around the LV the myocardium network
     found there: the whole wall comes back, and the report says the crop moved."""
     from LVScarSegLogic import labels as L
-    from LVScarSegLogic.deep import infer, localization, prediction, prep
+    from LVScarSegLogic.deep import infer, localization, prep
 
     image = lowres_case["array"].astype(np.float32)
     wall = L.lv_myocardium(lowres_case["codes"])
@@ -308,7 +308,7 @@ def test_an_implausible_lv_starts_a_search_of_the_image(lowres_case, monkeypatch
     does not look like an LV: windows over the image are scored and the LV is found; when the
     image would need too many windows, the result is kept and the user is warned instead."""
     from LVScarSegLogic import labels as L
-    from LVScarSegLogic.deep import infer, localization, prediction
+    from LVScarSegLogic.deep import infer, localization
 
     image = lowres_case["array"].astype(np.float32)
     wall = L.lv_myocardium(lowres_case["codes"])
@@ -360,7 +360,8 @@ def test_shipped_model_cards_are_what_their_manifests_say():
     """A card rewritten from its manifest (as scripts/annotate_model.py does) is the shipped card:
     an older model's card keeps describing the training that model had, not today's code."""
     from LVScarSegLogic.deep.tasks import TASKS
-    from LVScarSegLogic.deep.train import EMIDEC_LICENSE, model_card
+    from LVScarSegLogic.deep.config import EMIDEC_LICENSE
+    from LVScarSegLogic.deep.model_card import model_card
 
     checked = 0
     for manifest in sorted((ROOT / "Resources" / "Models").glob("*.json")):
@@ -377,7 +378,7 @@ def test_thick_slice_stacks_are_segmented_in_plane_on_their_own_slices():
     """A stack whose slices lie > 3 pixels apart runs the 2D networks across its own slices (no
     through-plane interpolation, one plane); a near-isotropic volume gets the multi-planar vote;
     the report's sentence says which way ran."""
-    from LVScarSegLogic.deep import infer, localization, prediction, prep
+    from LVScarSegLogic.deep import localization, prediction, prep
     from LVScarSegLogic.deep.tasks import TASKS
 
     cmp = TASKS["myocardium-cmpunet"]
@@ -398,7 +399,7 @@ def test_a_given_lv_centre_replaces_the_localizer(lowres_case, monkeypatch):
     """--lv-center: no localizer and no search; the crop is centred on the point and the LV that
     holds it is kept, also when a bright structure elsewhere would look more like an LV."""
     from LVScarSegLogic import labels as L
-    from LVScarSegLogic.deep import infer, localization, prediction
+    from LVScarSegLogic.deep import infer, localization
 
     def no_localizer(*a, **k):
         raise AssertionError("the localizer must not run when the LV centre is given")
@@ -446,7 +447,7 @@ def test_randomized_appearance_training_segments_a_permuted_contrast_phantom(low
     model trained with randomized appearance (--synth-appearance) finds the wall there, the
     phantom-trained model it was fine-tuned from does not; on the phantom as generated both do."""
     from LVScarSegLogic import labels as L
-    from LVScarSegLogic.deep import infer, localization, prediction
+    from LVScarSegLogic.deep import infer
     from LVScarSegLogic.deep.data import swap_brightness
     from LVScarSegLogic.models import model_path
 

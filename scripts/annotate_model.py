@@ -28,7 +28,8 @@ def main() -> int:
     a = ap.parse_args()
 
     from LVScarSegLogic.deep.tasks import TASKS
-    from LVScarSegLogic.deep.train import EMIDEC_LICENSE, model_card
+    from LVScarSegLogic.deep.config import EMIDEC_LICENSE
+    from LVScarSegLogic.deep.model_card import model_card
     from LVScarSegLogic.files import write_text_atomic
 
     m = json.loads(a.manifest.read_text())

@@ -147,7 +147,6 @@ def slice_view(scene, app, volume, layout_name, orientation, centre_ras, fov_mm,
 def threed_view(scene, app, segmentation, centres, path):
     """The segments' closed surfaces drawn by vtkMRMLSegmentationsDisplayableManager3D, seen from
     the scar's side (``centres``: RAS of the LV and of the scar)."""
-    import slicer
     import vtk
 
     renderer = vtk.vtkRenderer()

@@ -7,45 +7,20 @@ from typing import Dict, List, Optional, Sequence, Tuple
 _PROGRESS = re.compile(r"^PROGRESS (\d{1,3}) (.*)$")
 
 
-def format_point(ras: Sequence[float]) -> str:
-    return ",".join(f"{float(v):.6g}" for v in ras)
+def segment_command(python: str, image: str, output: str, report: str, **options) -> List[str]:
+    """argv for ``lvscarseg segment`` run with Slicer's PythonSlicer: the engine's own
+    ``argv.segment_argv`` (the one the batch runner uses); ``options`` as it takes them
+    (myocardium, myocardium_method, scar_method, params, seeds_ras, rv_insertion_ras, remote,
+    device, bullseye, lv_center_ras, models)."""
+    from LVScarSegLogic.argv import segment_argv  # the engine sits beside the module (logic.py)
 
-
-def segment_command(python: str, image: str, output: str, report: str, myocardium: Optional[str] = None,
-                    myocardium_method: Optional[str] = None, scar_method: Optional[str] = None,
-                    params: Optional[Dict[str, object]] = None, seeds_ras: Sequence[Sequence[float]] = (),
-                    rv_insertion_ras: Sequence[Sequence[float]] = (), remote: Optional[str] = None,
-                    device: str = "auto", bullseye: Optional[str] = None,
-                    lv_center_ras: Optional[Sequence[float]] = None, models: str = "best") -> List[str]:
-    """argv for ``lvscarseg segment`` (run with Slicer's PythonSlicer). ``params``: {name: value}
-    as typed by the registry (bools become true/false). ``lv_center_ras``: a point in the LV
-    cavity (automatic myocardium only); ``models``: the model set (best or permissive)."""
-    cmd = [python, "-m", "LVScarSegLogic", "segment", image, "-o", output, "--report", report, "--device", device,
-           "--models", models]
-    if myocardium:
-        cmd += ["--myocardium", myocardium]
-    elif myocardium_method:
-        cmd += ["--myocardium-method", myocardium_method]
-    if scar_method:
-        cmd += ["--scar-method", scar_method]
-    for name, value in (params or {}).items():
-        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-        cmd += ["--param", f"{name}={text}"]
-    for p in seeds_ras:
-        cmd.append(f"--seed={format_point(p)}")
-    if lv_center_ras is not None and not myocardium:
-        cmd.append(f"--lv-center={format_point(lv_center_ras)}")
-    for p in rv_insertion_ras:
-        cmd.append(f"--rv-insertion={format_point(p)}")
-    if remote:
-        cmd += ["--remote", remote]
-    if bullseye:
-        cmd += ["--bullseye", bullseye]
-    return cmd
+    return [python, "-m", "LVScarSegLogic"] + segment_argv(image, output, report=report, **options)
 
 
 def measure_command(python: str, image: str, segmentation: str, report: str,
                     rv_insertion_ras: Sequence[Sequence[float]] = (), bullseye: Optional[str] = None) -> List[str]:
+    from LVScarSegLogic.argv import format_point
+
     cmd = [python, "-m", "LVScarSegLogic", "measure", image, segmentation, "--report", report]
     for p in rv_insertion_ras:
         cmd.append(f"--rv-insertion={format_point(p)}")

@@ -19,209 +19,25 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import __version__
-from .. import labels as L
 from ..errors import InputError
 from ..files import sha256_of as sha256_of_file
-from ..masks import dice
 from . import data as D
+from .checkpoint import Checkpoint, _unwrap
+from .config import EMIDEC_LICENSE, TrainConfig
+from .model_card import write_model
 from .networks import Discriminator, build_for, pick_device
-from .tasks import TASKS, Task
+from .scoring import loss_region, seg_loss, validate
+from .tasks import TASKS
 
-EMIDEC_LICENSE = "CC-BY-NC-SA-4.0"
-
-
-@dataclass
-class TrainConfig:
-    task: str
-    output: str
-    phantoms: int = 0
-    phantom_seed: int = 1000
-    protocols: Tuple[str, ...] = ("3d-highres", "3d-iso", "2d-stack", "large-fov")
-    data: Tuple[str, ...] = ()
-    val_cases: int = 2  # phantoms of seed phantom_seed + 1 (and 1 in 8 folder cases)
-    steps: int = 2000
-    batch: int = 16
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    adv_weight: float = 0.05
-    val_every: int = 200
-    patience: int = 6
-    checkpoint_dir: Optional[str] = None
-    checkpoint_every: int = 200
-    resume: bool = False
-    device: str = "auto"
-    seed: int = 0
-    workers: int = 1
-    time_limit_s: float = 0.0  # 0: none
-    cache: Optional[str] = None
-    license: str = "BSD-3-Clause"
-    init: Optional[str] = None  # start from this model file's weights (fine-tuning)
-    synth_appearance: bool = False  # myocardium tasks: each tissue's brightness drawn anew (data.random_appearance)
-
-
-# ----------------------------------------------------------------------------------------------
-# loss and validation
-
-
-def _region(x: torch.Tensor, task: Task) -> torch.Tensor:
-    if task.target != "scar":
-        return torch.ones_like(x[:, 0])
-    wall = x[:, 1:2]
-    pool = F.max_pool2d if task.dims == 2 else F.max_pool3d
-    return pool(wall, 3, 1, 1)[:, 0]  # the wall grown by a voxel: the contour may be too tight
-
-
-def seg_loss(logits: torch.Tensor, y: torch.Tensor, region: torch.Tensor, task: Task) -> torch.Tensor:
-    """Cross-entropy + (1 - mean soft Dice of the foreground classes) inside ``region``."""
-    n = logits.shape[1]
-    ce = F.cross_entropy(logits.float(), y, reduction="none")
-    ce = (ce * region).sum() / region.sum().clamp(min=1.0)
-    p = torch.softmax(logits.float(), 1)
-    onehot = F.one_hot(y, n).movedim(-1, 1).float()
-    r = region[:, None]
-    dims = tuple(d for d in range(p.dim()) if d != 1)
-    inter = (p * onehot * r).sum(dims)
-    denom = ((p + onehot) * r).sum(dims)
-    dice = [(2 * inter[c] + 1.0) / (denom[c] + 1.0) for c in range(1, n)]
-    if task.target == "scar":  # infarct = scar + MVO is what is measured
-        pi, oi = (p[:, 2] + p[:, 3]) * region, (onehot[:, 2] + onehot[:, 3]) * region
-        dice.append((2 * (pi * oi).sum() + 1.0) / ((pi + oi).sum() + 1.0))
-    return ce + 1.0 - torch.stack(dice).mean()
-
-
-# What the scar networks' wall channel was trained with (recorded in the manifest, so that a card
-# rewritten later by scripts/annotate_model.py still says what that model saw).
-WALL_AUGMENTATION = ("wall mask drawn like an observer's (a voxel, sometimes two, inside or outside the true "
-                     "border in smooth patches)")
-LEGACY_WALL_AUGMENTATION = "wall mask moved a voxel in or out"  # manifests without the field
-# The localizer's extra intensity augmentation (recorded in the manifest; older localizers lack it).
-LOCALIZER_AUGMENTATION = "a random increasing intensity curve and organ-scale multiplicative texture"
-SYNTH_APPEARANCE = ("randomized appearance (SynthSeg-like) in 60 % of the samples: blood pool and LV wall each get a "
-                    "random mean brightness on [0, 1] (blood may be darker than the wall), the other tissues a "
-                    "random non-monotonic intensity curve; organ-scale texture in 30 %")
-VALIDATION_METRIC = {"localizer": "LV (cavity + wall) Dice", "myocardium": "LV wall Dice",
-                     "scar": "infarct Dice, mean of given the true wall and given an observer-like wall"}
-
-
-def validate(model, task: Task, cases: Sequence[D.PreparedCase], device: torch.device) -> float:
-    """Mean Dice on whole validation cases, predicted as at inference: localizer LV, myocardium
-    wall, scar infarct (cases without infarct count when scar-free) given the true wall and given
-    an observer-like wall (borders moved about a voxel in patches), half and half: users draw
-    their contours, and an early stop on the true wall alone kept weights that trusted the wall
-    too much."""
-    from scipy import ndimage as ndi
-
-    from ..phantom.observer import observer_myocardium
-    from .prediction import predict
-
-    model.eval()
-    scores = []
-    for n, case in enumerate(cases):
-        if task.target == "localizer":
-            probs, _ = predict(model, task, torch.from_numpy(case.loc_image)[None], device)
-            scores.append(dice(probs.argmax(0).numpy() == 1, case.loc_lv > 0))
-            continue
-        wall = np.isin(case.codes, L.LV_MYOCARDIUM_CODES)
-        img = torch.from_numpy(case.image)
-        if task.target == "myocardium":
-            probs, _ = predict(model, task, img[None], device)
-            scores.append(dice(probs.argmax(0).numpy() == 2, wall))
-            continue
-        drawn = observer_myocardium(wall, (task.spacing_mm,) * 3, seed=n, cavity=case.codes == L.BLOODPOOL)
-        for given in (wall, drawn):
-            probs, _ = predict(model, task, torch.stack([img, torch.from_numpy(given).float()]), device)
-            # as at inference: only in the given wall grown by a voxel
-            pred = np.isin(probs.argmax(0).numpy(), (2, 3)) & ndi.binary_dilation(given)
-            scores.append(dice(pred, np.isin(case.codes, L.INFARCT_CODES)))
-    model.train()
-    return float(np.mean(scores)) if scores else float("nan")
-
-
-# ----------------------------------------------------------------------------------------------
-# checkpoints: safetensors for tensors, JSON for the rest
-
-
-def _save_tensors(path: Path, tensors: Dict[str, torch.Tensor], meta: Optional[Dict[str, str]] = None) -> None:
-    from safetensors.torch import save_file
-
-    tmp = path.with_name(path.name + ".part")
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=meta)
-    os.replace(tmp, path)
-
-
-def _optimizer_tensors(opt: torch.optim.Optimizer) -> Tuple[Dict[str, torch.Tensor], Dict]:
-    sd = opt.state_dict()
-    tensors, scalars = {}, {}
-    for pid, st in sd["state"].items():
-        for k, v in st.items():
-            if torch.is_tensor(v):
-                tensors[f"{pid}.{k}"] = v
-            else:
-                scalars[f"{pid}.{k}"] = v
-    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
-
-
-def _load_optimizer(opt: torch.optim.Optimizer, tensors: Dict[str, torch.Tensor], extra: Dict) -> None:
-    state: Dict[int, Dict[str, object]] = {}
-    for key, v in list(tensors.items()) + list(extra["scalars"].items()):
-        pid, name = key.split(".", 1)
-        state.setdefault(int(pid), {})[name] = v
-    opt.load_state_dict({"state": state, "param_groups": extra["param_groups"]})
-
-
-def _unwrap(model):
-    return model.module if hasattr(model, "module") else model
-
-
-class Checkpoint:
-    def __init__(self, folder: Path):
-        self.folder = folder
-
-    def exists(self) -> bool:
-        return (self.folder / "state.json").is_file()
-
-    def save(self, state: Dict, parts: Dict[str, object]) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        for name, obj in parts.items():
-            if obj is None:
-                continue
-            if isinstance(obj, torch.optim.Optimizer):
-                tensors, extra = _optimizer_tensors(obj)
-                _save_tensors(self.folder / f"{name}.safetensors", tensors)
-                state[f"{name}_extra"] = extra
-            elif isinstance(obj, dict):
-                _save_tensors(self.folder / f"{name}.safetensors", obj)
-            else:
-                _save_tensors(self.folder / f"{name}.safetensors", _unwrap(obj).state_dict())
-        tmp = self.folder / "state.json.part"
-        tmp.write_text(json.dumps(state, indent=1))
-        os.replace(tmp, self.folder / "state.json")  # written last: a checkpoint is complete or absent
-
-    def load(self, parts: Dict[str, object], device) -> Dict:
-        from safetensors.torch import load_file
-
-        state = json.loads((self.folder / "state.json").read_text())
-        for name, obj in parts.items():
-            path = self.folder / f"{name}.safetensors"
-            if obj is None or not path.is_file():
-                continue
-            tensors = load_file(str(path), device=str(device))
-            if isinstance(obj, torch.optim.Optimizer):
-                _load_optimizer(obj, tensors, state[f"{name}_extra"])
-            else:
-                _unwrap(obj).load_state_dict(tensors)
-        return state
+__all__ = ["EMIDEC_LICENSE", "TrainConfig", "train"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -357,7 +173,7 @@ def _train(cfg, task, device, rank, world, say, t0) -> Dict[str, object]:
             group["lr"] = _lr_at(step, cfg, time.perf_counter() - t_loop)
         x, y = D.sample_batch(train_cases, task, per_rank_batch, rng)
         x, y = D.augment(x.to(device), y.to(device), task, gen, synth=cfg.synth_appearance)
-        region = _region(x, task)
+        region = loss_region(x, task)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             logits = model(x)
         loss = seg_loss(logits, y, region, task)
@@ -423,89 +239,3 @@ def _train(cfg, task, device, rank, world, say, t0) -> Dict[str, object]:
     seconds = time.perf_counter() - t0
     uses_emidec = any(c.source == "emidec" for c in train_cases + val_cases)
     return write_model(cfg, task, final, state, sources, seconds, device, world, uses_emidec, val_cases)
-
-
-# ----------------------------------------------------------------------------------------------
-# the model file, its manifest and card
-
-
-def write_model(cfg: TrainConfig, task: Task, weights: Dict[str, torch.Tensor], state: Dict, sources: List[str],
-                seconds: float, device, world: int, uses_emidec: bool, val_cases: Sequence = ()) -> Dict[str, object]:
-    from ..files import sha256_of, write_text_atomic
-
-    permuted = sum(c.source.endswith("-permuted") for c in val_cases)
-    n_phantoms = sum(c.source == "phantom" for c in val_cases)
-    held_out = [f"{n_phantoms} held-out phantom cases"] if n_phantoms else []
-    if len(val_cases) - permuted > n_phantoms:
-        held_out.append(f"{len(val_cases) - permuted - n_phantoms} cases of the labelled data (1 in 8, not trained on)")
-    if permuted:
-        held_out.append(f"the same {permuted} with blood pool and wall brightness exchanged")
-
-    out = Path(cfg.output)
-    if cfg.init:  # a model fine-tuned from an EMIDEC-trained one inherits its terms
-        init_info = json.loads(Path(cfg.init).with_suffix(".json").read_text())
-        uses_emidec = uses_emidec or init_info.get("license") == EMIDEC_LICENSE
-    license_ = EMIDEC_LICENSE if uses_emidec else cfg.license
-    name = out.name[: -len(".safetensors")]
-    _save_tensors(out, weights, {"task": task.name, "format": "lvscarseg-torch-state-dict"})
-    n_params = sum(int(v.numel()) for v in weights.values())
-    manifest = {
-        "name": name, "file": out.name, "sha256": sha256_of(out), "task": task.name, "target": task.target,
-        "method": task.method, "network": task.network, "network_args": task.network_args, "dims": task.dims,
-        "planes": list(task.planes), "classes": list(task.classes), "working_spacing_mm": task.spacing_mm,
-        "normalization": "robust percentiles 1-99.5 of the network's input region mapped to [0, 1]",
-        "license": license_, "trained_on": "; ".join(sources), "model_card": f"{name}.md",
-        "training": {"steps": state["step"], "batch": cfg.batch, "lr": cfg.lr, "weight_decay": cfg.weight_decay,
-                     "best_step": state["best_step"], "validation_dice": state["best_score"],
-                     "validation_cases": len(val_cases), "validation_on": " + ".join(held_out) or "none",
-                     "validation_metric": VALIDATION_METRIC[task.target],
-                     **({"wall_augmentation": WALL_AUGMENTATION} if task.target == "scar" else {}),
-                     **({"intensity_augmentation": LOCALIZER_AUGMENTATION} if task.target == "localizer" else {}),
-                     **({"intensity_augmentation": SYNTH_APPEARANCE}
-                        if cfg.synth_appearance and task.target == "myocardium" else {}),
-                     "history": state["history"], "seconds": round(seconds, 1),
-                     "device": str(device), "processes": world, "seed": cfg.seed},
-        "parameters": n_params, "size_bytes": out.stat().st_size, "created": time.strftime("%Y-%m-%d"),
-        "software": f"LVScarSeg {__version__}", "torch": torch.__version__, "python": platform.python_version(),
-    }
-    write_text_atomic(out.with_suffix(".json"), json.dumps(manifest, indent=1) + "\n")
-    write_text_atomic(out.with_name(f"{name}.md"), model_card(manifest, task, uses_emidec))
-    return manifest
-
-
-def model_card(m: Dict, task: Task, uses_emidec: bool) -> str:
-    t = m["training"]
-    val = f"{t['validation_dice']:.3f}" if t["validation_dice"] >= 0 else "not measured (no validation cases)"
-    held_out = t.get("validation_on") or f"{t['validation_cases']} held-out phantom cases"
-    # models trained before the observer-like validation wall were scored on the true wall only
-    metric = t.get("validation_metric") or {**VALIDATION_METRIC, "scar": "infarct Dice given the true wall"}[task.target]
-    lines = [
-        f"# Model card: {m['name']}", "",
-        f"**Task:** {task.name} ({task.target}; contract method `{task.method}`). {task.summary}", "",
-        "## Architecture",
-        f"- network `{m['network']}` {json.dumps(m['network_args'])}, {m['dims']}D, {m['parameters']:,} parameters;",
-        f"- input: {'image + wall mask' if task.in_channels == 2 else 'image'}, resampled to "
-        f"{m['working_spacing_mm']} mm isotropic in the input's voxel axes; {m['normalization']};",
-        f"- output classes: {', '.join(m['classes'])}"
-        + (f"; 2D, applied across array planes {m['planes']} and averaged" if m["dims"] == 2 else "") + ".",
-        "", "## Training data", f"- {m['trained_on']}.",
-        "- augmentation: rotation, scale 0.8-1.25 (voxel size), flips, gamma, contrast, coil-bias field, noise"
-        + (f"; {t.get('wall_augmentation', LEGACY_WALL_AUGMENTATION)}" if task.target == "scar" else "")
-        + (f"; {t['intensity_augmentation']}" if "intensity_augmentation" in t else "") + ".",
-        f"- {t['steps']} steps, batch {t['batch']}, AdamW lr {t['lr']} (cosine), weight decay {t['weight_decay']}, "
-        f"{t['processes']} process(es) on {t['device']}, {t['seconds']} s; best weights at step {t['best_step']}.",
-        "", "## Intended use",
-        "Research and visual QA of LGE cardiac MRI in LVScarSeg (3D volumes and 2D short-axis stacks). Not a "
-        "medical device. Every output must be reviewed and corrected by a qualified reader.",
-        "", "## License", f"{m['license']}." + (" Trained on EMIDEC data (CC BY-NC-SA 4.0; Lalande et al., Data "
-                                                "2020;5(4):89): non-commercial use only, share alike." if uses_emidec else
-                                                " Trained only on synthetic phantoms generated by this project."),
-        "", "## Measured accuracy", f"- validation ({held_out}): {metric} {val}.",
-        *[f"- {line}" for line in m.get("notes", [])],
-        *[f"- {k}: {v}" for k, v in m.get("benchmark", {}).items()],
-        "- the full tables: benchmarks/results/deep/ (`make benchmark-deep`).", "",
-        "## Limits",
-        "Phantoms differ from real scans; EMIDEC PNGs lost their spacing (assumed 1.5 mm in-plane). Expect lower "
-        "accuracy on unusual contrasts, severe artefacts, very thin walls and non-ischaemic patterns.", "",
-    ]
-    return "\n".join(lines)

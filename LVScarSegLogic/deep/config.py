@@ -1,0 +1,61 @@
+"""What a training run is (``lvscarseg train``'s options), and the checks that refuse a bad one
+before PyTorch is even imported."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from ..errors import InputError
+
+# Models trained on EMIDEC carry its license (CC BY-NC-SA 4.0): non-commercial, share alike.
+EMIDEC_LICENSE = "CC-BY-NC-SA-4.0"
+
+
+@dataclass
+class TrainConfig:
+    task: str
+    output: str
+    phantoms: int = 0
+    phantom_seed: int = 1000
+    protocols: Tuple[str, ...] = ("3d-highres", "3d-iso", "2d-stack", "large-fov")
+    data: Tuple[str, ...] = ()
+    val_cases: int = 2  # phantoms of seed phantom_seed + 1 (and 1 in 8 folder cases)
+    steps: int = 2000
+    batch: int = 16
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    adv_weight: float = 0.05
+    val_every: int = 200
+    patience: int = 6
+    checkpoint_dir: Optional[str] = None
+    checkpoint_every: int = 200
+    resume: bool = False
+    device: str = "auto"
+    seed: int = 0
+    workers: int = 1
+    time_limit_s: float = 0.0  # 0: none
+    cache: Optional[str] = None
+    license: str = "BSD-3-Clause"
+    init: Optional[str] = None  # start from this model file's weights (fine-tuning)
+    synth_appearance: bool = False  # myocardium tasks: each tissue's brightness drawn anew (data.random_appearance)
+
+    def check(self) -> None:
+        """InputError naming the first option out of range (a run that cannot start fails here)."""
+        from ..phantom.cases import PROTOCOLS
+        from .tasks import TASKS
+
+        if not self.output.endswith(".safetensors"):
+            raise InputError(f"{self.output}: the model file must end in .safetensors")
+        for name, value, low in (("--steps", self.steps, 1), ("--batch", self.batch, 1),
+                                 ("--val-every", self.val_every, 1), ("--checkpoint-every", self.checkpoint_every, 1),
+                                 ("--phantoms", self.phantoms, 0), ("--workers", self.workers, 1),
+                                 ("--val-cases", self.val_cases, 0)):
+            if value < low:
+                raise InputError(f"{name} {value}: must be at least {low}")
+        if not self.lr > 0:
+            raise InputError(f"--lr {self.lr}: must be positive")
+        if self.task not in TASKS:
+            raise InputError(f"--task {self.task}: unknown (choose one of {', '.join(TASKS)})")
+        bad = [p for p in self.protocols if p not in PROTOCOLS]
+        if bad:
+            raise InputError(f"--protocols: unknown {', '.join(bad)} (choose from {', '.join(PROTOCOLS)})")
