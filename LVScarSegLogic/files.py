@@ -72,16 +72,35 @@ def check_output_path(output, inputs: Iterable, what: str = "output") -> Path:
     return out
 
 
+def _writer_alive(pid_text: str) -> bool:
+    """Whether the process that named a temporary file still runs (unknown names count as alive)."""
+    if not pid_text.isdigit():
+        return True
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def atomic_output(path) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` with the same extension; rename it into place on success.
 
-    On any exception the temporary file is removed and ``path`` is left as it was.
+    On any exception the temporary file is removed and ``path`` is left as it was. The temporary
+    name holds the writer's process ID: temporary files of ``path`` left by a writer that no longer
+    runs (killed by SIGKILL, or the power went: nothing could remove them) are removed first; those
+    of a writer still at work are not.
     """
     dest = Path(path)
     ext = extension(dest)
     stem = dest.name[: len(dest.name) - len(ext)] if ext else dest.name
-    tmp = dest.with_name(f".{stem}.partial-{secrets.token_hex(4)}{ext}")
+    for stale in dest.parent.glob(f".{stem}.partial-*{ext}"):
+        if not _writer_alive(stale.name[len(f".{stem}.partial-"):].split("-")[0]):
+            stale.unlink(missing_ok=True)
+    tmp = dest.with_name(f".{stem}.partial-{os.getpid()}-{secrets.token_hex(4)}{ext}")
     try:
         yield tmp
         if not tmp.exists():

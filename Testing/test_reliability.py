@@ -155,10 +155,25 @@ def test_sigkill_at_any_moment_leaves_no_output(lowres_case, tmp_path):
         time.sleep(delay)
         p.send_signal(signal.SIGKILL)
         p.wait()
-        # either nothing at the output path or a complete file (the run finished before the kill)
+        report = tmp_path / f"r{i}.json"
+        visible = {f.name for f in tmp_path.iterdir() if not f.name.startswith(".")}
+        hidden = [f.name for f in tmp_path.iterdir() if f.name.startswith(".")]
+        # only the outputs' own names, each complete, or nothing; anything else is a hidden temporary file
+        assert visible <= {f"o{j}.seg.nrrd" for j in range(i + 1)} | {f"r{j}.json" for j in range(i + 1)}, visible
+        assert all(".partial-" in h for h in hidden), hidden
         if out.exists():
             r = run_cli("evaluate", out, lowres_case["label"], "--json")
             assert r.code == 0, r.err
+        if report.exists():
+            assert "volumes_ml" in json.loads(report.read_text())
+    # the same command again: complete outputs, and no temporary file of the killed runs left
+    for i in range(len(delays)):
+        r = run_cli("--quiet", "segment", lowres_case["image"], "--myocardium", lowres_case["label"], "--scar-method",
+                    "strm", "-o", tmp_path / f"o{i}.seg.nrrd", "--report", tmp_path / f"r{i}.json")
+        assert r.code == 0, r.err
+    assert not [f.name for f in tmp_path.iterdir() if f.name.startswith(".")]
+    assert sorted(f.name for f in tmp_path.iterdir()) == sorted(
+        [f"o{i}.seg.nrrd" for i in range(len(delays))] + [f"r{i}.json" for i in range(len(delays))])
 
 
 @pytest.mark.parametrize("err", [errno.ENOSPC, errno.EROFS])

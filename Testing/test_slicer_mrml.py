@@ -27,6 +27,7 @@ import slicer  # noqa: E402
 import vtk  # noqa: E402
 
 from LVScarSegLib import command  # noqa: E402
+from LVScarSegLib import scene as module_scene  # noqa: E402  (the fixture `scene` is the MRML scene)
 from LVScarSegLib.logic import LVScarSegModuleLogic  # noqa: E402
 from LVScarSegLogic import labels  # noqa: E402
 from LVScarSegLogic.phantom.cases import make_case  # noqa: E402
@@ -85,7 +86,7 @@ def _run(logic, start, timeout_s=300):
     start()
     deadline = time.time() + timeout_s
     while logic.isRunning():
-        logic.process.waitForFinished(100)
+        logic.runner.wait(100)
         slicer.app.processEvents()
         assert time.time() < deadline, "the engine did not finish"
     slicer.app.processEvents()
@@ -141,28 +142,28 @@ def test_parameter_node_defaults_and_what_apply_needs(scene, case_files):
     assert logic.getParameterNode().parameterNode is p.parameterNode  # one node per scene, as in Slicer
     with pytest.raises(ValueError):
         p.device = "gpu"
-    assert logic.problem(p) == "Select the LGE volume."
+    assert logic.isValid(p) == (False, "Select the LGE volume.")
     label = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "a label map")  # first in the scene
     label.SetAndObserveImageData(vtk.vtkImageData())
     volume, truth, codes = _load_user_data(case_files)
-    assert logic.firstImageVolume() is volume  # a label map is a vtkMRMLScalarVolumeNode too: skipped
+    assert module_scene.first_image_volume() is volume  # a label map is a vtkMRMLScalarVolumeNode too: skipped
     p.inputVolume = label
-    assert "label map" in logic.problem(p, "cmpunet")
+    assert "label map" in logic.isValid(p, "cmpunet")[1]
     p.inputVolume = volume
-    assert logic.problem(p) == "Select a myocardium segmentation or a myocardium model."
-    assert logic.problem(p, "cmpunet") is None
+    assert logic.isValid(p) == (False, "Select a myocardium segmentation or a myocardium model.")
+    assert logic.isValid(p, "cmpunet") == (True, "")
     drawn = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "drawn")
     first = drawn.GetSegmentation().AddEmptySegment("", "Segment_1")
     p.myocardiumSegmentation = drawn
-    assert logic.problem(p) is None  # the only segment is the wall
-    assert logic.wallSegments(drawn) == {first: "myocardium"}
+    assert logic.isValid(p) == (True, "")  # the only segment is the wall
+    assert module_scene.wall_segments(drawn) == {first: "myocardium"}
     second = drawn.GetSegmentation().AddEmptySegment("", "Segment_2")
-    assert "choose the segment" in logic.problem(p)
+    assert "choose the segment" in logic.isValid(p)[1]
     p.myocardiumSegmentID = second
-    assert logic.problem(p) is None and logic.wallSegments(drawn, second) == {second: "myocardium"}
+    assert logic.isValid(p)[0] and module_scene.wall_segments(drawn, second) == {second: "myocardium"}
     p.myocardiumSegmentID = "no such segment"
-    assert "no segment" in logic.problem(p)
-    assert set(logic.wallSegments(truth)) == {"myocardium", "scar", "bloodpool", "mvo", "grayzone"} & set(_segment_ids(truth))
+    assert "no segment" in logic.isValid(p)[1]
+    assert set(module_scene.wall_segments(truth)) == {"myocardium", "scar", "bloodpool", "mvo", "grayzone"} & set(_segment_ids(truth))
 
 
 def test_exports_leave_the_users_nodes_storage_and_files_as_they_were(scene, case_files, tmp_path):
@@ -173,8 +174,8 @@ def test_exports_leave_the_users_nodes_storage_and_files_as_they_were(scene, cas
     count = scene.GetNumberOfNodes()
     logic = LVScarSegModuleLogic()
     count = scene.GetNumberOfNodes()
-    image = logic.exportVolume(volume, str(tmp_path / "image.nrrd"))
-    seg = logic.exportSegmentation(truth, volume, str(tmp_path / "seg.seg.nrrd"))
+    image = module_scene.export_volume(volume, str(tmp_path / "image.nrrd"))
+    seg = module_scene.export_segmentation(truth, volume, str(tmp_path / "seg.seg.nrrd"))
     for node, path in files.items():
         assert node.GetStorageNode().GetFileName() == path and _sha(path) == hashes[node]
     assert truth.GetNodeReferenceID(truth.GetReferenceImageGeometryReferenceRole()) == references
@@ -212,7 +213,7 @@ def test_a_segmentation_drawn_on_another_grid_is_exported_on_the_volumes(scene, 
     sid = drawn.GetSegmentation().AddEmptySegment("", "wall")
     slicer.util.updateSegmentBinaryLabelmapFromArray(fine_wall, drawn, sid, fine)
     logic = LVScarSegModuleLogic()
-    path = logic.exportSegmentation(drawn, volume, str(tmp_path / "wall.seg.nrrd"), logic.wallSegments(drawn))
+    path = module_scene.export_segmentation(drawn, volume, str(tmp_path / "wall.seg.nrrd"), module_scene.wall_segments(drawn))
     back, grid = read_labels_native(path)
     assert grid.differences(original.grid) == "the same grid"  # the volume's grid, not the one it was drawn on
     np.testing.assert_array_equal(labels.lv_myocardium(back), wall)
@@ -296,7 +297,7 @@ def test_a_volume_under_a_transform(scene, case_files):
     world = rotate.TransformPoint(local)
     point = scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", "seed")
     point.AddControlPointWorld(vtk.vtkVector3d(*world))
-    np.testing.assert_allclose(logic._points(point, volume)[0], local, atol=1e-6)
+    np.testing.assert_allclose(module_scene.points_in_volume_frame(point, volume)[0], local, atol=1e-6)
     p = logic.getParameterNode()
     p.inputVolume, p.myocardiumSegmentation, p.device = volume, truth, "cpu"
     done = _run(logic, lambda: logic.startSegmentation(p, None, "strm", {}))
@@ -359,7 +360,7 @@ def test_cancel_and_errors_leave_nothing_behind(scene, case_files):
     logic.startSegmentation(p, None, "otsu", {})
     deadline = time.time() + 120
     while logic.isRunning() and time.time() < deadline:
-        logic.process.waitForFinished(100)
+        logic.runner.wait(100)
         slicer.app.processEvents()
     slicer.app.processEvents()
     assert state.get("cancel") and state == {"cancel": 1, "ok": False, "message": "cancelled"}

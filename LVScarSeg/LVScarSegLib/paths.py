@@ -8,6 +8,9 @@ from __future__ import annotations
 import os
 from typing import Optional
 
+# This file is <module dir>/LVScarSegLib/paths.py.
+MODULE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 def engine_root(module_dir: str) -> Optional[str]:
     """The folder that holds ``LVScarSegLogic/`` (and ``Resources/``), or None."""
@@ -25,3 +28,12 @@ def resource_path(module_dir: str, *parts: str) -> Optional[str]:
         return None
     path = os.path.join(root, "Resources", *parts)
     return path if os.path.exists(path) else None
+
+
+def reload_library() -> None:
+    """Re-import every LVScarSegLib file (Slicer's Reload re-imports only LVScarSeg.py)."""
+    import importlib
+    import sys
+
+    for name in sorted(n for n in sys.modules if n.startswith("LVScarSegLib")):
+        importlib.reload(sys.modules[name])

@@ -25,10 +25,3 @@ def widget_specs(method_json: Dict[str, object]) -> List[Dict[str, object]]:
             spec["decimals"] = 2
         specs.append(spec)
     return specs
-
-
-def changed_values(specs: List[Dict[str, object]], values: Dict[str, object]) -> Dict[str, object]:
-    """Only the values that differ from their defaults (the command line stays short and the
-    report shows what the user chose)."""
-    defaults = {s["name"]: s["default"] for s in specs}
-    return {k: v for k, v in values.items() if k in defaults and v != defaults[k] and not (v == "" and defaults[k] == "")}
