@@ -48,11 +48,11 @@ class LVScarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             combo.connect("currentIndexChanged(int)", self.onMethodChanged)
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
         self.ui.updateMeasurementsButton.connect("clicked(bool)", lambda: self._run(
-            "Measuring failed.", "Measuring the current segmentation...", self.logic.startMeasure, self._parameterNode))
+            "Measuring failed.", "Measuring the current segmentation...", self.logic.startMeasure))
         self.ui.compareButton.connect("clicked(bool)", lambda: self._run(
-            "Comparing methods failed.", "Comparing scar methods...", self.logic.startCompare, self._parameterNode,
+            "Comparing methods failed.", "Comparing scar methods...", self.logic.startCompare,
             [m.strip() for m in self.ui.compareMethodsLineEdit.text.split(",") if m.strip()]))
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, lambda *a: self.setParameterNode(None))
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent,
                          lambda *a: self.initializeParameterNode() if self.parent.isEntered else None)
         self.initializeParameterNode()
@@ -67,6 +67,10 @@ class LVScarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def onReload(self):  # Slicer's Reload re-imports only this file; the rest lives in LVScarSegLib
         paths.reload_library()
         ScriptedLoadableModuleWidget.onReload(self)
+
+    def onSceneStartClose(self, caller=None, event=None):
+        self.logic.cancel()  # a run must not import into a scene that is gone
+        self.setParameterNode(None)
 
     def cleanup(self):
         self.removeObservers()
@@ -112,38 +116,34 @@ class LVScarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._buildParameterWidgets()
 
     def _checkCanApply(self, caller=None, event=None):
-        p = self._parameterNode
-        if self.logic.isRunning():
-            return
-        ok, why = self.logic.isValid(p, self.ui.myocardiumMethodComboBox.currentData)  # the reason is the tooltip
-        self.ui.applyButton.enabled = ok
-        self.ui.applyButton.toolTip = why or "Run the selected methods in the background (Cancel stops them)"
-        self.ui.updateMeasurementsButton.enabled = self.ui.compareButton.enabled = bool(p and p.outputSegmentation)
+        if not self.logic.isRunning():
+            p = self._parameterNode
+            panel.show_can_apply(self.ui, self.logic.isValid(p, self.ui.myocardiumMethodComboBox.currentData), p)
 
     def onApplyButton(self):
         if self.logic.isRunning():
             self.ui.statusLabel.text = "Cancelling..."
             return self.logic.cancel()
-        p = self._parameterNode
-        values = panel.parameter_values(self._paramWidgets)
+        p, values = self._parameterNode, panel.parameter_values(self._paramWidgets)
         p.methodParams = json.dumps(values)
         myo = None if p.myocardiumSegmentation else self.ui.myocardiumMethodComboBox.currentData
-        with slicer.util.tryWithErrorDisplay("LVScarSeg could not start.", waitCursor=True):
+        with slicer.util.tryWithErrorDisplay("LVScarSeg could not start.", waitCursor=True):  # one popup on failure
             if self.logic.ensureDependencies(deepLearning=panel.needs_torch(self.ui, self._methods, bool(myo))):
                 self.ui.logTextEdit.clear()
-                self._run("LVScarSeg could not start.", "Segmenting...", self.logic.startSegmentation, p, myo,
-                          self.ui.scarMethodComboBox.currentData, values)
+                self.logic.startSegmentation(p, myo, self.ui.scarMethodComboBox.currentData, values)
+                panel.set_running(self.ui, True, "Segmenting...")
 
     def _run(self, failure, status, start, *args):
         with slicer.util.tryWithErrorDisplay(failure, waitCursor=True):
-            start(*args)
+            start(self._parameterNode, *args)
             panel.set_running(self.ui, True, status)
 
     def onFinished(self, ok, message, report, bullseyePath, extraText):
         panel.set_running(self.ui, False, message)
         self._checkCanApply()
-        panel.show_finished(self.ui, self._parameterNode, ok, message, report, bullseyePath, extraText)
+        panel.show_finished(self.ui, self._parameterNode or self.logic.getParameterNode(), ok, message, report,
+                            bullseyePath, extraText)
 
 
-class LVScarSegTest(ScriptedLoadableModuleTest, LVScarSegSelfTest):
-    """Runs in Slicer (Developer mode -> Reload and Test, or ctest py_LVScarSeg); see LVScarSegLib/selftest.py."""
+class LVScarSegTest(LVScarSegSelfTest, ScriptedLoadableModuleTest):
+    """Reload and Test, or ctest py_LVScarSeg (LVScarSegLib/selftest.py; the mixin first: its runTest wins)."""

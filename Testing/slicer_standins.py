@@ -289,8 +289,8 @@ class ScriptedLoadableModuleTest(unittest.TestCase):
     def delayDisplay(self, message, msec=0):
         print(message)
 
-    def runTest(self):  # overridden by the module's test
-        pass
+    def runTest(self):  # as Slicer's: a module test that does not define one runs nothing
+        self.delayDisplay("No test is defined in " + type(self).__name__)
 
 
 # -------------------------------------------------------------------- parameterNodeWrapper

@@ -391,6 +391,8 @@ def test_the_modules_own_self_test(scene):
 
     test = module.LVScarSegTest()
     test.runTest()
+    # it ran: the self-test's own result (n-SD in the phantom's wall) is in the scene
+    assert [n for n in slicer.util.getNodesByClass("vtkMRMLSegmentationNode") if n.GetName().endswith("LV scar (strm)")]
 
 
 def test_slicer_draws_the_result_in_its_slice_and_3d_views(case_files, tmp_path):

@@ -1,4 +1,5 @@
-"""The Slicer module's code below the widget. ``logic.py`` is the Slicer-side logic (parameter
-node, export, background QProcess, result import). The other files import no slicer, qt or vtk:
-where the engine is, the command lines the module runs, progress parsing, report -> table rows,
-parameter widgets from the method registry; plain pytest tests them (Testing/test_slicer_module.py)."""
+"""The Slicer module's code below the widget. Slicer-side: logic.py (parameter node, isValid, jobs),
+scene.py (export, import, tables on MRML), runner.py (the engine's QProcess), panel.py (the panel's
+Qt parts), selftest.py. Without slicer, qt or vtk (plain pytest tests them): paths.py (where the
+engine is), command.py (command lines, progress and error parsing, report rows), widgets.py
+(parameter-widget specs from the method registry)."""

@@ -15,7 +15,7 @@ from slicer.ScriptedLoadableModule import ScriptedLoadableModuleLogic
 from slicer.parameterNodeWrapper import Choice, parameterNodeWrapper
 
 from LVScarSegLib import command, paths, scene
-from LVScarSegLib.runner import ProcessRunner
+from LVScarSegLib import runner as runners  # the module: Slicer's Reload re-imports it
 
 # The engine sits beside the module (source tree: a sibling folder; installed: copied next to
 # LVScarSeg.py).
@@ -62,7 +62,7 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
     def __init__(self, runner=None):
         ScriptedLoadableModuleLogic.__init__(self)
         self.moduleName = "LVScarSeg"  # the base class would derive "LVScarSegModule" from the class name
-        self.runner = runner or ProcessRunner()
+        self.runner = runner or runners.ProcessRunner()
         self.progressCallback = lambda percent, message: None
         self.finishedCallback = lambda ok, message, report, bullseye, text: None
         scene.load_terminology()

@@ -162,6 +162,15 @@ def ask_for_lv_center(ui, p):
     slicer.modules.markups.logic().StartPlaceMode(0)  # one click, then back to the normal mode
 
 
+def show_can_apply(ui, validity, p):
+    """Apply enabled when the parameters are valid (why not, as its tooltip); Update measurements
+    and Compare when there is a result on a volume."""
+    ok, why = validity
+    ui.applyButton.enabled = ok
+    ui.applyButton.toolTip = why or "Run the selected methods in the background (Cancel stops them)"
+    ui.updateMeasurementsButton.enabled = ui.compareButton.enabled = bool(p and p.outputSegmentation and p.inputVolume)
+
+
 def set_running(ui, running, status):
     """Apply turns into Cancel while the engine runs; the other buttons wait."""
     ui.applyButton.text = "Cancel" if running else "Apply"
