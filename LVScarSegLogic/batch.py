@@ -5,6 +5,11 @@ Each case runs as its own ``lvscarseg segment`` process, so a crash or a bad fil
 case's problem, and ``--jobs N`` runs N at once. A case is finished when its three outputs exist
 (they are written atomically), so a rerun after an interruption does only what is missing;
 failures are recorded in ``NAME.error.txt`` and retried on the next run.
+
+A cohort bigger than one machine: ``num_parts`` N and ``part_id`` K (0..N-1) give a process the
+cases K, K+N, K+2N, ... of the sorted list (as nnU-Net splits prediction), so a job array runs one
+part per machine into one output folder; each part writes ``summary.partK-of-N.csv``, and
+``summarize(OUT_DIR)`` makes ``summary.csv`` of every case found there.
 """
 from __future__ import annotations
 
@@ -75,15 +80,18 @@ def outputs_of(out_dir: Path, name: str) -> Dict[str, Path]:
 
 
 def run_batch(input_dir, out_dir, myocardium_dir=None, jobs: int = 1, segment_options: Optional[Dict] = None,
-              progress: Callable[[float, str], None] = lambda f, m: None, auto_missing: bool = False
-              ) -> Dict[str, object]:
+              progress: Callable[[float, str], None] = lambda f, m: None, auto_missing: bool = False,
+              num_parts: int = 1, part_id: int = 0) -> Dict[str, object]:
     """Segment every image of ``input_dir`` into ``out_dir`` (see the module docstring). With
     ``myocardium_dir``, every image must have its mask there (MASK_SUFFIXES) before anything runs;
     ``auto_missing`` segments those without one automatically instead of stopping.
     ``segment_options``: what every case's ``segment`` gets (argv.segment_argv's keywords: device,
-    models, params, scar_method, myocardium_method)."""
+    models, params, scar_method, myocardium_method). ``num_parts``/``part_id``: this process's share
+    of the cases (see the module docstring)."""
+    if num_parts < 1 or not 0 <= part_id < num_parts:
+        raise InputError(f"--part-id {part_id} --num-parts {num_parts}: the part must be 0 to {num_parts - 1}")
     inp, out = Path(input_dir), Path(out_dir)
-    images = find_images(inp)
+    images = find_images(inp)[part_id::num_parts]
     mask_dir = Path(myocardium_dir) if myocardium_dir else None
     if mask_dir is not None and not mask_dir.is_dir():
         raise InputError(f"{mask_dir}: --myocardium-dir is not a folder")
@@ -140,10 +148,11 @@ def run_batch(input_dir, out_dir, myocardium_dir=None, jobs: int = 1, segment_op
             results.append((name, rc, seconds))
             progress(done / max(len(todo), 1), f"{name}: {'done' if rc == 0 else 'FAILED'} ({done}/{len(todo)})")
     rows = [summary_row(out, name, {n: s for n, _, s in results}.get(name)) for name in names]
-    write_text_atomic(out / "summary.csv", summary_csv(rows))
+    summary = out / ("summary.csv" if num_parts == 1 else f"summary.part{part_id}-of-{num_parts}.csv")
+    write_text_atomic(summary, summary_csv(rows))
     failed = [r["case"] for r in rows if r["status"] == "failed"]
     return {"cases": len(names), "processed": len(todo), "skipped": skipped, "failed": failed,
-            "seconds": time.perf_counter() - t0, "summary": str(out / "summary.csv"),
+            "seconds": time.perf_counter() - t0, "summary": str(summary),
             "without_mask": missing_masks}
 
 
@@ -169,3 +178,19 @@ def summary_row(out: Path, name: str, seconds: Optional[float]) -> Dict[str, obj
 
 def summary_csv(rows: List[Dict[str, object]]) -> str:
     return csv_text(rows, SUMMARY_KEYS)
+
+
+def summarize(out_dir) -> Dict[str, object]:
+    """``summary.csv`` of every case in ``out_dir`` (a report, or an error file, per case), as the
+    parts of a split batch left them; the per-part summaries are kept."""
+    out = Path(out_dir)
+    if not out.is_dir():
+        raise InputError(f"{out}: not a folder")
+    names = sorted({p.name[: -len(".json")] for p in out.glob("*.json")} |
+                   {p.name[: -len(".error.txt")] for p in out.glob("*.error.txt")})
+    if not names:
+        raise InputError(f"{out}: no case reports (NAME.json) or errors here to summarize")
+    rows = [summary_row(out, name, None) for name in names]
+    write_text_atomic(out / "summary.csv", summary_csv(rows))
+    failed = [r["case"] for r in rows if r["status"] != "done"]
+    return {"cases": len(rows), "failed": failed, "summary": str(out / "summary.csv")}

@@ -113,8 +113,11 @@ def run(image_path: str, myocardium: str, method_names: Sequence[str], output: O
     wall = L.lv_myocardium(codes_in)
     if not wall.any():
         raise InputError(f"{myocardium}: the mask has no LV myocardium")
-    result = compare(vol.array.astype(np.float32), wall, vol.grid, method_names, device, sensitivity, progress,
-                     models)
+    from .volume import magnitude_of
+
+    image, psir_note = magnitude_of(vol.array.astype(np.float32))
+    notes += [psir_note] if psir_note else []
+    result = compare(image, wall, vol.grid, method_names, device, sensitivity, progress, models)
     masks = result.pop("masks")
     result["warnings"] = notes
     result["input"] = input_record(image_path, vol.grid)

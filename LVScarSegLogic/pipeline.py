@@ -19,7 +19,7 @@ from .methods import registry
 from .methods.runner import run_scar_method
 from .report import analyze, build_report, write_report
 from .segio import read_label_codes, read_labels_native, write_segmentation_unsafe
-from .volume import Volume, read_volume
+from .volume import Volume, magnitude_of, read_volume
 
 OUTPUT_EXTENSIONS = (".seg.nrrd",) + LABELMAP_OUTPUT_EXTENSIONS
 
@@ -34,8 +34,8 @@ def parse_ras(text: str, option: str = "--seed") -> Tuple[float, float, float]:
     return values[0], values[1], values[2]
 
 
-def load_image(path) -> Volume:
-    vol = read_volume(path, role="image")
+def load_image(path, series_uid: Optional[str] = None) -> Volume:
+    vol = read_volume(path, role="image", series_uid=series_uid)
     if vol.array.dtype.kind not in "iufb":
         raise InputError(f"{path}: unsupported pixel type {vol.array.dtype}")
     if vol.array.dtype.kind == "f" and not np.all(np.isfinite(vol.array)):
@@ -78,9 +78,15 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
             progress: Callable[[float, str], None] = lambda f, m: None,
             uncertainty_path: Optional[str] = None, rv_insertion: Sequence[str] = (),
             bullseye_path: Optional[str] = None, qa_path: Optional[str] = None, lv_center: Optional[str] = None,
-            models: str = "best", force: bool = False) -> Dict[str, object]:
+            models: str = "best", force: bool = False, series: Optional[str] = None,
+            dicom_seg_path: Optional[str] = None, dicom_sr_path: Optional[str] = None) -> Dict[str, object]:
     """Segment the myocardium (unless given) and the scar inside it; write OUT (and the report,
-    and the uncertainty map); return the report.
+    the uncertainty map, the DICOM SEG); return the report.
+
+    ``series``: which series of a DICOM study folder (number, description or UID; default: the
+    only one, or the one that looks like LGE, dicomio.choose_series). ``dicom_seg_path``: also
+    write the result as a DICOM Segmentation referencing the source series (a DICOM input only);
+    ``dicom_sr_path``: and its measurements as a DICOM SR (TID 1500) referencing that SEG.
 
     ``device`` (auto/cpu/cuda) is for the deep-learning methods; the classical ones ignore it.
     ``lv_center`` ("R,A,S" mm): a point in the LV cavity; the myocardium network starts there
@@ -94,7 +100,14 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
         raise InputError(f"{output}: output must end in {', '.join(OUTPUT_EXTENSIONS)}")
     if report_path and extension(report_path) != ".json":
         raise InputError(f"{report_path}: the report must be a .json file")
-    check_outputs([output, report_path, uncertainty_path, bullseye_path, qa_path], [image, myocardium, remote])
+    check_outputs([output, report_path, uncertainty_path, bullseye_path, qa_path, dicom_seg_path, dicom_sr_path],
+                  [image, myocardium, remote])
+    if dicom_sr_path and not dicom_seg_path:
+        raise InputError("--dicom-sr refers to the DICOM SEG it measured: give --dicom-seg too")
+    if dicom_seg_path:
+        from .dicomseg import check_source
+
+        check_source(image)
     check_picture_paths(bullseye_path, qa_path)
     rv_points = parse_rv_insertion(rv_insertion)
 
@@ -128,7 +141,21 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
         warnings.append(f"scar method {scar.name} does not use a remote mask; --remote ignored")
 
     progress(0.02, "reading image")
-    vol = load_image(image)
+    chosen_series = None
+    if Path(image).is_dir():  # a series folder, or a study folder with several (a subfolder each, or mixed)
+        from .dicomio import choose_series
+
+        chosen_series = choose_series(image, series)
+    elif series is not None:
+        raise InputError(f"--series {series}: the input {image} is not a DICOM folder")
+    if chosen_series is not None:
+        folders = {f.parent for f in chosen_series.files}
+        if len(folders) > 1:
+            raise InputError(f"{image}: series {chosen_series.number} ({chosen_series.description}) is spread over "
+                             f"{len(folders)} folders; put its files in one folder")
+        vol = load_image(folders.pop(), chosen_series.uid)
+    else:
+        vol = load_image(image)
     grid = vol.grid
     timing["read_image"] = time.perf_counter() - t0
     if min(grid.shape) == 1:
@@ -136,7 +163,10 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
 
     t = time.perf_counter()
     extra_inputs: Dict[str, object] = {}
-    image_f32 = vol.array.astype(np.float32, copy=False)
+    image_f32, psir_note = magnitude_of(vol.array.astype(np.float32, copy=False),
+                                        chosen_series.psir if chosen_series is not None else None)
+    if psir_note:
+        warnings.append(psir_note)
     uncertainty = None
     if myo_method is not None:
         center = {}
@@ -219,6 +249,20 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
                                            myo_record.get("details"), analysis["frame"])
         write_pictures(image_f32, codes, grid, analysis, bullseye_path, qa_path, Path(image).name,
                        quality.banner(report["quality"]))
+        if chosen_series is not None:
+            report["input"]["dicom_series"] = {"uid": chosen_series.uid, "number": chosen_series.number,
+                                               "description": chosen_series.description, "psir": chosen_series.psir}
+        if dicom_seg_path:
+            from .dicomio import source_instances
+            from .dicomseg import build_dicom_seg, write_dicom_seg
+
+            sources = source_instances(chosen_series.files, grid)
+            seg_ds = build_dicom_seg(codes, sources, methods, model_files, wall_given=myo_method is None)
+            report["dicom_seg"] = write_dicom_seg(dicom_seg_path, seg_ds)
+            if dicom_sr_path:
+                from .dicomsr import write_dicom_sr
+
+                report["dicom_sr"] = write_dicom_sr(dicom_sr_path, seg_ds, sources, report)
         if uncertainty_path:
             from .volume import write_volume
 
@@ -274,7 +318,8 @@ def measure(image: str, segmentation: str, report_path: Optional[str] = None, rv
     codes, warnings = read_label_codes(segmentation, vol.grid, role="segmentation", force=False)
     methods = {"myocardium": {"name": "given", "params": {}}, "scar": {"name": "given", "params": {}},
                "segmentation": {"path": str(Path(segmentation).resolve()), "sha256": sha256_of(segmentation)}}
-    image_f32 = vol.array.astype(np.float32, copy=False)
+    image_f32, psir_note = magnitude_of(vol.array.astype(np.float32, copy=False))
+    warnings += [psir_note] if psir_note else []
     analysis = analyze(codes, vol.grid, image_f32, rv_points)
     report = build_report(image, vol.grid, codes, methods, warnings, {"total": time.perf_counter() - t0},
                           analysis=analysis)

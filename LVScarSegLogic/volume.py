@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -51,15 +51,19 @@ def image_from_array(array: np.ndarray, grid: Grid):
     return img
 
 
-def _read_dicom_folder(folder: Path):
+def _read_dicom_folder(folder: Path, series_uid: Optional[str] = None):
     sitk = _sitk()
     reader = sitk.ImageSeriesReader()
     series = reader.GetGDCMSeriesIDs(str(folder))
     if not series:
         raise InputError(f"{folder}: folder holds no DICOM series (and no single image file)")
+    if series_uid is not None:
+        if series_uid not in series:
+            raise InputError(f"{folder}: no DICOM series {series_uid} here")
+        series = [series_uid]
     if len(series) > 1:
-        raise InputError(f"{folder}: folder holds {len(series)} DICOM series ({', '.join(series[:4])}...); "
-                         "put one series per folder")
+        raise InputError(f"{folder}: folder holds {len(series)} DICOM series; choose one with --series "
+                         "(see: lvscarseg series FOLDER)")
     files = reader.GetGDCMSeriesFileNames(str(folder), series[0])
     _check_slice_spacing(folder, files)
     reader.SetFileNames(files)
@@ -147,8 +151,9 @@ def _check_nifti_complete(p: Path) -> None:
         raise InputError(f"{p}: truncated file ({size} of {expected} bytes)")
 
 
-def read_image(path):
-    """Read any supported image (file or DICOM folder) as a SimpleITK image, with one-line errors."""
+def read_image(path, series_uid: Optional[str] = None):
+    """Read any supported image (file or DICOM folder; ``series_uid``: which series of the folder)
+    as a SimpleITK image, with one-line errors."""
     sitk = _sitk()
     p = Path(path)
     if not p.exists():
@@ -156,7 +161,7 @@ def read_image(path):
     try:
         with _quiet_native_stderr():
             if p.is_dir():
-                return _read_dicom_folder(p)
+                return _read_dicom_folder(p, series_uid)
             if p.stat().st_size == 0:
                 raise InputError(f"{p}: file is empty")
             if extension(p) in (".nii", ".nii.gz"):
@@ -168,13 +173,14 @@ def read_image(path):
         raise InputError(f"{p}: not a readable image ({_itk_reason(exc)})") from None
 
 
-def read_volume(path, role: str = "image") -> Volume:
-    """Read one 3D scalar volume (NRRD/NHDR, NIfTI, MHA/MHD or a DICOM series folder).
+def read_volume(path, role: str = "image", series_uid: Optional[str] = None) -> Volume:
+    """Read one 3D scalar volume (NRRD/NHDR, NIfTI, MHA/MHD or a DICOM series folder; ``series_uid``:
+    the folder's series to read, when it holds several).
 
     Raises InputError (exit 2) for missing, unreadable, 2D, 4D or vector images.
     """
     p = Path(path)
-    img = read_image(p)
+    img = read_image(p, series_uid)
     if img.GetNumberOfComponentsPerPixel() != 1:
         raise InputError(f"{p}: the {role} has {img.GetNumberOfComponentsPerPixel()} components per voxel "
                          "(vector/RGB); a scalar volume is needed")
@@ -197,6 +203,27 @@ def read_volume(path, role: str = "image") -> Volume:
         raise InputError(f"{p}: the {role} has degenerate axis directions (determinant "
                          f"{np.linalg.det(grid.direction_matrix):.3g})")
     return Volume(array=array, grid=grid, path=str(p))
+
+
+def looks_phase_sensitive(array: np.ndarray) -> bool:
+    """A phase-sensitive (PSIR) image: more than 1 % of the voxels negative, down to more than 5 %
+    of the brightest. Magnitude MR is never negative; in LGE, signed values come from PSIR."""
+    flat = array.reshape(-1)
+    sample = flat[:: max(1, flat.size // 500000)]  # a sample is enough
+    lo, hi = np.percentile(sample, [1, 99])
+    return bool((sample < 0).mean() > 0.01 and hi > 0 and lo < -0.05 * hi)
+
+
+def magnitude_of(array: np.ndarray, psir: Optional[bool] = None) -> Tuple[np.ndarray, str]:
+    """(the array every method works on, a note for the report or ""). A phase-sensitive (PSIR)
+    image becomes its magnitude: nulled myocardium is noise around 0 in PSIR and a low positive
+    floor in magnitude, and the methods and networks were made for the latter. ``psir``: what the
+    DICOM header says (None: judged from the values)."""
+    if psir is None:
+        psir = looks_phase_sensitive(array)
+    if not psir or not (array < 0).any():
+        return array, ""
+    return np.abs(array), "the image is phase-sensitive (PSIR, signed values): the methods ran on its magnitude"
 
 
 SINGLE_FILE_FORMATS = (".nrrd", ".nii", ".nii.gz", ".mha")

@@ -137,3 +137,28 @@ def test_batch_pairs_masks_by_common_suffixes_and_stops_before_starting_on_missi
     r = run_cli("--quiet", "batch", cohort, "-o", out, "--myocardium-dir", masks, "--scar-method", "strm")
     assert r.code == 2 and "no mask for 2 of 5 cases: broken, case_003" in r.err and "--auto-missing" in r.err
     assert not list(out.glob("*.seg.nrrd"))
+
+
+def test_a_cohort_split_over_machines_gives_the_summary_of_one_run(tmp_path):
+    """batch --num-parts 3 --part-id K as three processes (a job array) into one folder, then
+    --summarize: the same summary.csv (but for the seconds) as one run; parts are disjoint and cover all."""
+    data = tmp_path / "cohort9"
+    assert run_cli("--quiet", "phantom", data, "--cases", "9", "--seed", "31", "--protocol", "3d-lowres").code == 0
+    one, split = tmp_path / "one", tmp_path / "split"
+    common = ["--myocardium-dir", str(data / "labels"), "--scar-method", "otsu", "--jobs", "1"]
+    r = run_cli("--quiet", "batch", data, "-o", one, *common)
+    assert r.code == 0, r.err
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    parts = [subprocess.Popen([sys.executable, "-m", "LVScarSegLogic", "--quiet", "batch", str(data), "-o", str(split),
+                               *common, "--num-parts", "3", "--part-id", str(k)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in range(3)]
+    assert [p.wait() for p in parts] == [0, 0, 0], [p.stderr.read() for p in parts]
+    part_cases = [[row["case"] for row in csv.DictReader(open(split / f"summary.part{k}-of-3.csv"))] for k in range(3)]
+    assert sorted(sum(part_cases, [])) == [f"case_{i:03d}" for i in range(9)] and all(len(c) == 3 for c in part_cases)
+    r = run_cli("--quiet", "batch", "--summarize", split)
+    assert r.code == 0, r.err
+
+    def rows(folder):
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(open(folder / "summary.csv"))]
+    assert rows(split) == rows(one)
+    assert run_cli("--quiet", "batch", data, "-o", split, *common, "--num-parts", "3", "--part-id", "3").code == 2

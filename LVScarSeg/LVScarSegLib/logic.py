@@ -28,7 +28,7 @@ if ENGINE_ROOT and ENGINE_ROOT not in sys.path:
 ENGINE_REQUIREMENTS = {"numpy": "numpy>=1.21", "scipy": "scipy>=1.7", "SimpleITK": "SimpleITK>=2.2",
                        "sklearn": "scikit-learn>=1.0", "skimage": "scikit-image>=0.19", "maxflow": "PyMaxflow>=1.2.13",
                        "safetensors": "safetensors>=0.4", "nrrd": "pynrrd>=1.0", "slicerio": "slicerio>=1.4",
-                       "matplotlib": "matplotlib>=3.5", "PIL": "pillow>=9"}
+                       "matplotlib": "matplotlib>=3.5", "PIL": "pillow>=9", "pydicom": "pydicom>=2.3"}
 DL_REQUIREMENTS = {"monai": "monai>=1.3"}
 
 

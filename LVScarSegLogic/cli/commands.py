@@ -17,10 +17,14 @@ def _cmd_segment(a, progress) -> int:
                      scar_method=a.scar_method, params=a.param, seeds_ras=a.seed, remote=a.remote,
                      report_path=a.report, device=a.device, progress=progress, uncertainty_path=a.uncertainty,
                      rv_insertion=a.rv_insertion, bullseye_path=a.bullseye, qa_path=a.qa, lv_center=a.lv_center,
-                     models=a.models, force=a.force)
+                     models=a.models, force=a.force, series=a.series, dicom_seg_path=a.dicom_seg,
+                     dicom_sr_path=a.dicom_sr)
     progress.done("segmentation written")
     print(summary_text(report))
     print(f"segmentation: {report['output']}")
+    for key, label in (("dicom_seg", "DICOM SEG"), ("dicom_sr", "DICOM SR")):
+        if key in report:
+            print(f"{label}: {report[key]['path']}")
     if a.report:
         print(f"report: {os.path.abspath(a.report)}")
     return _quality_exit(report)
@@ -204,8 +208,17 @@ def _cmd_compare(a, progress) -> int:
 
 
 def _cmd_batch(a, progress) -> int:
-    from ..batch import run_batch
+    from ..batch import run_batch, summarize
     from ..methods import registry
+
+    if a.summarize:
+        if a.input_dir or a.output_dir:
+            raise InputError("--summarize OUT_DIR stands alone: no INPUT_DIR or -o")
+        merged = summarize(a.summarize)
+        print(f"{merged['cases']} cases, {len(merged['failed'])} not done; summary: {merged['summary']}")
+        return 1 if merged["failed"] else 0
+    if not (a.input_dir and a.output_dir):
+        raise InputError("batch needs INPUT_DIR and -o OUT_DIR (or --summarize OUT_DIR)")
 
     if a.jobs < 1:
         raise InputError(f"--jobs {a.jobs}: at least 1")
@@ -216,7 +229,8 @@ def _cmd_batch(a, progress) -> int:
     registry.use_model_set(selected, registry.resolve_params(selected, a.param), a.models)
     options = dict(device=a.device, models=a.models, params=a.param, scar_method=a.scar_method,
                    myocardium_method=a.myocardium_method)
-    result = run_batch(a.input_dir, a.output_dir, a.myocardium_dir, a.jobs, options, progress, a.auto_missing)
+    result = run_batch(a.input_dir, a.output_dir, a.myocardium_dir, a.jobs, options, progress, a.auto_missing,
+                       a.num_parts, a.part_id)
     progress.done("batch finished")
     print(f"{result['cases']} cases: {result['processed']} processed, {result['skipped']} already finished (skipped), "
           f"{len(result['failed'])} failed; {result['seconds']:.1f} s")
@@ -228,6 +242,20 @@ def _cmd_batch(a, progress) -> int:
     return 1 if result["failed"] else 0
 
 
+def _cmd_series(a, progress) -> int:
+    from .. import dicomio
+
+    series = dicomio.list_series(a.folder)
+    if a.json:
+        proposed = dicomio.propose_lge(series)
+        print(json.dumps([{"number": s.number, "description": s.description, "uid": s.uid, "modality": s.modality,
+                           "images": s.frames, "psir": s.psir, "inversion_time_ms": s.inversion_time_ms,
+                           "proposed": s is proposed} for s in series], indent=2))
+    else:
+        print(dicomio.describe(series) if series else f"{a.folder}: no DICOM series")
+    return 0 if series else 2
+
+
 def _cmd_demo(a, progress) -> int:
     from ..demo import run_demo
 
@@ -237,4 +265,5 @@ def _cmd_demo(a, progress) -> int:
 COMMANDS = {"segment": _cmd_segment, "measure": _cmd_measure, "evaluate": _cmd_evaluate,
              "methods": _cmd_methods, "phantom": _cmd_phantom, "benchmark": _cmd_benchmark,
              "train-classifier": _cmd_train_classifier, "train": _cmd_train, "batch": _cmd_batch,
-             "compare": _cmd_compare, "models": _cmd_models, "demo": _cmd_demo}
+             "compare": _cmd_compare, "models": _cmd_models, "demo": _cmd_demo,
+             "series": _cmd_series}

@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     _measure_options(s)
     s.add_argument("--uncertainty", metavar="MAP.nrrd", help="also write a float map of where the networks' "
                    "test-time-augmented predictions disagree (0 = agree; for QA); turns test-time augmentation on")
+    s.add_argument("--series", metavar="N|DESCRIPTION|UID", help="which series of a DICOM study folder (default: "
+                   "the only one, or the one that looks like LGE; see: lvscarseg series FOLDER)")
+    s.add_argument("--dicom-seg", metavar="OUT.dcm", help="also write the result as a DICOM Segmentation referencing "
+                   "the source series (DICOM input only; needs highdicom)")
+    s.add_argument("--dicom-sr", metavar="OUT.dcm", help="and the measurements as a DICOM structured report (TID "
+                   "1500) referencing that SEG's segments (needs --dicom-seg)")
 
     m = sub.add_parser("measure", help="measure an existing (e.g. edited) segmentation")
     m.add_argument("image", metavar="IMAGE")
@@ -84,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     ph.add_argument("--cases", type=int, default=4, metavar="N")
     ph.add_argument("--seed", type=int, default=0, metavar="S")
     ph.add_argument("--protocol", default="mixed", help="mixed, or one of: 3d-highres, 3d-iso, 2d-stack, large-fov")
+
+    se = sub.add_parser("series", help="list the DICOM series of a study folder and propose the LGE one")
+    se.add_argument("folder", metavar="FOLDER")
+    se.add_argument("--json", action="store_true")
 
     mo = sub.add_parser("models", help="list model files and whether they match their SHA-256")
     mo.add_argument("--json", action="store_true")
@@ -162,8 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     ba = sub.add_parser("batch", help="segment every volume of a folder: .seg.nrrd, report and QA picture per case, "
                         "summary.csv; a rerun does only unfinished cases")
-    ba.add_argument("input_dir", metavar="INPUT_DIR")
-    ba.add_argument("-o", "--output-dir", required=True, metavar="OUT_DIR")
+    ba.add_argument("input_dir", metavar="INPUT_DIR", nargs="?", help="(not with --summarize)")
+    ba.add_argument("-o", "--output-dir", metavar="OUT_DIR")
+    ba.add_argument("--num-parts", type=int, default=1, metavar="N", help="split the cohort into N parts (one per "
+                    "machine or job-array task) ...")
+    ba.add_argument("--part-id", type=int, default=0, metavar="K", help="... and process part K (0 to N-1): cases K, "
+                    "K+N, K+2N, ... of the sorted list; writes summary.partK-of-N.csv")
+    ba.add_argument("--summarize", metavar="OUT_DIR", help="only write OUT_DIR/summary.csv of every case the parts "
+                    "finished there")
     ba.add_argument("--myocardium-dir", metavar="DIR", help="myocardium masks named like the images (or with _myo, "
                     "_myocardium, _seg, _label); every image needs one unless --auto-missing")
     ba.add_argument("--auto-missing", action="store_true", help="with --myocardium-dir: segment the cases without a "

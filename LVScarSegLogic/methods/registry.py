@@ -181,7 +181,8 @@ def use_model_set(selected: Sequence[Method], values: Dict[str, Dict[str, Any]],
                 continue  # the method reports the missing file in its own words when it runs
             info = check_license(path, model_set)
             used.append({"task": task, "method": m.key, "parameter": param, "name": info.get("name"),
-                         "path": str(Path(path).resolve()), "license": info.get("license")})
+                         "path": str(Path(path).resolve()), "license": info.get("license"),
+                         "sha256": info.get("sha256")})
     return used
 
 
