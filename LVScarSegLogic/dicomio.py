@@ -209,7 +209,11 @@ def write_series(folder, array: np.ndarray, grid: Grid, *, series_number: int = 
         ds.RescaleSlope, ds.RescaleIntercept, ds.RescaleType = f"{slope:.10g}", f"{intercept:.10g}", "US"
         stored = np.round((array[k].astype(np.float64) - intercept) / slope)
         ds.PixelData = stored.astype(np.int16 if signed else np.uint16).tobytes()
-        ds.save_as(str(path), enforce_file_format=True)
+        try:
+            ds.save_as(str(path), enforce_file_format=True)  # pydicom >= 3
+        except TypeError:
+            ds.is_little_endian, ds.is_implicit_VR = True, False
+            ds.save_as(str(path), write_like_original=False)  # pydicom 2 (Python 3.9)
         paths.append(path)
     return paths
 

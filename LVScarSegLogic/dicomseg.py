@@ -23,10 +23,10 @@ def _require_highdicom():
 
 def check_source(image_path) -> None:
     """A DICOM SEG refers to its source images: the input must be a DICOM series (a folder)."""
-    _require_highdicom()
     if not Path(image_path).is_dir():
         raise InputError(f"{image_path}: a DICOM SEG needs a DICOM source series (a folder of DICOM images); "
                          "this input is not DICOM, so write a .seg.nrrd instead")
+    _require_highdicom()
 
 
 def _algorithm(methods: Dict[str, Dict], models: Sequence[Dict]):

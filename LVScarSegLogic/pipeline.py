@@ -79,7 +79,8 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
             uncertainty_path: Optional[str] = None, rv_insertion: Sequence[str] = (),
             bullseye_path: Optional[str] = None, qa_path: Optional[str] = None, lv_center: Optional[str] = None,
             models: str = "best", force: bool = False, series: Optional[str] = None,
-            dicom_seg_path: Optional[str] = None, dicom_sr_path: Optional[str] = None) -> Dict[str, object]:
+            dicom_seg_path: Optional[str] = None, dicom_sr_path: Optional[str] = None,
+            html_path: Optional[str] = None) -> Dict[str, object]:
     """Segment the myocardium (unless given) and the scar inside it; write OUT (and the report,
     the uncertainty map, the DICOM SEG); return the report.
 
@@ -87,6 +88,7 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
     only one, or the one that looks like LGE, dicomio.choose_series). ``dicom_seg_path``: also
     write the result as a DICOM Segmentation referencing the source series (a DICOM input only);
     ``dicom_sr_path``: and its measurements as a DICOM SR (TID 1500) referencing that SEG.
+    ``html_path``: a one-page HTML report for the patient file (htmlreport.py).
 
     ``device`` (auto/cpu/cuda) is for the deep-learning methods; the classical ones ignore it.
     ``lv_center`` ("R,A,S" mm): a point in the LV cavity; the myocardium network starts there
@@ -100,8 +102,9 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
         raise InputError(f"{output}: output must end in {', '.join(OUTPUT_EXTENSIONS)}")
     if report_path and extension(report_path) != ".json":
         raise InputError(f"{report_path}: the report must be a .json file")
-    check_outputs([output, report_path, uncertainty_path, bullseye_path, qa_path, dicom_seg_path, dicom_sr_path],
-                  [image, myocardium, remote])
+    check_outputs([output, report_path, uncertainty_path, bullseye_path, qa_path, dicom_seg_path, dicom_sr_path,
+                   html_path], [image, myocardium, remote])
+    check_html_path(html_path)
     if dicom_sr_path and not dicom_seg_path:
         raise InputError("--dicom-sr refers to the DICOM SEG it measured: give --dicom-seg too")
     if dicom_seg_path:
@@ -263,6 +266,9 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
                 from .dicomsr import write_dicom_sr
 
                 report["dicom_sr"] = write_dicom_sr(dicom_sr_path, seg_ds, sources, report)
+        if html_path:
+            report["html_report"] = write_html(html_path, report, image_f32, codes, grid, analysis, bullseye_path, qa_path,
+                                               Path(image).name)
         if uncertainty_path:
             from .volume import write_volume
 
@@ -304,15 +310,40 @@ def write_pictures(image: np.ndarray, codes: np.ndarray, grid, analysis: Dict[st
         pictures.draw_qa(image, codes, grid.spacing, qa_path, title, grid=grid, frame=analysis["frame"], banner=banner)
 
 
+def check_html_path(html_path: Optional[str]) -> None:
+    if html_path and extension(html_path) not in (".html", ".htm"):
+        raise InputError(f"{html_path}: the HTML report must end in .html")
+
+
+def write_html(html_path: str, report: Dict[str, object], image: np.ndarray, codes: np.ndarray, grid,
+               analysis: Dict[str, object], bullseye_path: Optional[str], qa_path: Optional[str],
+               title: str) -> Dict[str, str]:
+    """The HTML report with the bull's-eye and QA pictures embedded: those asked for, else drawn for
+    it alone (no bull's-eye without myocardium)."""
+    import tempfile
+
+    from . import quality
+    from .htmlreport import write_html_report
+
+    with tempfile.TemporaryDirectory(prefix="lvscarseg-html-") as tmp:
+        bullseye = bullseye_path or (str(Path(tmp) / "bullseye.png") if analysis["segments"] else None)
+        qa = qa_path or str(Path(tmp) / "qa.png")
+        write_pictures(image, codes, grid, analysis, None if bullseye_path else bullseye, None if qa_path else qa,
+                       title, quality.banner(report.get("quality")))
+        return write_html_report(html_path, report, bullseye, qa)
+
+
 def measure(image: str, segmentation: str, report_path: Optional[str] = None, rv_insertion: Sequence[str] = (),
-            bullseye_path: Optional[str] = None, qa_path: Optional[str] = None) -> Dict[str, object]:
+            bullseye_path: Optional[str] = None, qa_path: Optional[str] = None,
+            html_path: Optional[str] = None) -> Dict[str, object]:
     """Measure an existing segmentation (e.g. after manual edits) on the image's grid: volumes,
     masses, per slice, AHA 17 segments; optionally the bull's-eye and QA pictures."""
     t0 = time.perf_counter()
     if report_path and extension(report_path) != ".json":
         raise InputError(f"{report_path}: the report must be a .json file")
-    check_outputs([report_path, bullseye_path, qa_path], [image, segmentation])
+    check_outputs([report_path, bullseye_path, qa_path, html_path], [image, segmentation])
     check_picture_paths(bullseye_path, qa_path)
+    check_html_path(html_path)
     rv_points = parse_rv_insertion(rv_insertion)
     vol = load_image(image)
     codes, warnings = read_label_codes(segmentation, vol.grid, role="segmentation", force=False)
@@ -326,6 +357,9 @@ def measure(image: str, segmentation: str, report_path: Optional[str] = None, rv
     report["quality"] = quality.assess(codes, vol.grid, True, report["warnings"], frame=analysis["frame"])
     write_pictures(image_f32, codes, vol.grid, analysis, bullseye_path, qa_path, Path(image).name,
                    quality.banner(report["quality"]))
+    if html_path:
+        report["html_report"] = write_html(html_path, report, image_f32, codes, vol.grid, analysis, bullseye_path,
+                                           qa_path, Path(image).name)
     if report_path:
         write_report(report_path, report)
     return report

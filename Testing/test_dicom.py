@@ -151,3 +151,40 @@ def test_a_dicom_seg_needs_a_dicom_source(study, tmp_path):
     r = run_cli("segment", study["folder"], "--myocardium", study["truth"], "-o", tmp_path / "o.seg.nrrd",
                 "--dicom-sr", tmp_path / "sr.dcm")
     assert r.code == 2 and "--dicom-seg" in r.err
+
+
+def test_the_html_report_opens_and_shows_the_verdict_totals_and_bullseye(study, tmp_path):
+    import base64
+    import io
+    import re
+    from html.parser import HTMLParser
+
+    from PIL import Image
+
+    r = run_cli("--quiet", "segment", study["folder"], "--myocardium", study["truth"], "--scar-method", "strm",
+                "-o", tmp_path / "r.seg.nrrd", "--report", tmp_path / "r.json", "--html", tmp_path / "r.html")
+    assert r.code == 0, r.err
+    page = (tmp_path / "r.html").read_text()
+    report = json.loads((tmp_path / "r.json").read_text())
+
+    class Collect(HTMLParser):
+        images, text = [], []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                self.images.append(dict(attrs))
+
+        def handle_data(self, data):
+            self.text.append(data)
+    parser = Collect()
+    parser.feed(page)
+    text = " ".join(parser.text)
+    assert "Quality" in text and f"{report['volumes_ml']['lv_myocardium']:.1f} mL" in text
+    assert "research use only" in text and "AHA 17 segments" in text
+    assert {i["alt"] for i in parser.images} == {"AHA bull's-eye", "QA montage"}
+    for i in parser.images:
+        png = Image.open(io.BytesIO(base64.b64decode(re.sub("^data:image/png;base64,", "", i["src"]))))
+        assert png.width > 300 and png.height > 200
+    assert report["html_report"]["path"] == str((tmp_path / "r.html").resolve())
+    assert run_cli("--quiet", "segment", study["folder"], "--myocardium", study["truth"], "-o", tmp_path / "x.seg.nrrd",
+                   "--html", tmp_path / "x.pdf").code == 2

@@ -18,11 +18,11 @@ def _cmd_segment(a, progress) -> int:
                      report_path=a.report, device=a.device, progress=progress, uncertainty_path=a.uncertainty,
                      rv_insertion=a.rv_insertion, bullseye_path=a.bullseye, qa_path=a.qa, lv_center=a.lv_center,
                      models=a.models, force=a.force, series=a.series, dicom_seg_path=a.dicom_seg,
-                     dicom_sr_path=a.dicom_sr)
+                     dicom_sr_path=a.dicom_sr, html_path=a.html)
     progress.done("segmentation written")
     print(summary_text(report))
     print(f"segmentation: {report['output']}")
-    for key, label in (("dicom_seg", "DICOM SEG"), ("dicom_sr", "DICOM SR")):
+    for key, label in (("dicom_seg", "DICOM SEG"), ("dicom_sr", "DICOM SR"), ("html_report", "HTML report")):
         if key in report:
             print(f"{label}: {report[key]['path']}")
     if a.report:
@@ -44,7 +44,7 @@ def _cmd_measure(a, progress) -> int:
     from ..report import summary_text, to_json
 
     report = measure(a.image, a.segmentation, a.report, rv_insertion=a.rv_insertion, bullseye_path=a.bullseye,
-                     qa_path=a.qa)
+                     qa_path=a.qa, html_path=a.html)
     if a.report:
         print(summary_text(report))
         print(f"report: {os.path.abspath(a.report)}")

@@ -21,6 +21,8 @@ def _device_option(parser, help: str = "for deep-learning methods") -> None:
 
 
 def _measure_options(p) -> None:
+    p.add_argument("--html", metavar="REPORT.html", help="a one-page HTML report for the patient file (verdict, "
+                   "totals, AHA segments, bull's-eye, contours, methods and model licenses)")
     p.add_argument("--rv-insertion", action="append", default=[], metavar="R,A,S",
                    help="RV insertion point in RAS mm (anterior and/or inferior; repeatable); default: found in the image")
     p.add_argument("--bullseye", metavar="PNG", help="draw the AHA 17-segment bull's-eye (infarct %% and transmurality)")
