@@ -20,7 +20,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 from .argv import segment_argv
 from .errors import InputError
@@ -76,18 +76,25 @@ def _mask_for(image: Path, mask_dir: Optional[Path]) -> Optional[Path]:
 
 def outputs_of(out_dir: Path, name: str) -> Dict[str, Path]:
     return {"seg": out_dir / f"{name}.seg.nrrd", "report": out_dir / f"{name}.json", "qa": out_dir / f"{name}_qa.png",
-            "error": out_dir / f"{name}.error.txt"}
+            "error": out_dir / f"{name}.error.txt", "dicom_seg": out_dir / f"{name}_seg.dcm",
+            "dicom_sr": out_dir / f"{name}_sr.dcm", "html": out_dir / f"{name}.html"}
+
+
+def _extra_outputs(image: Path, extras: Sequence[str]) -> List[str]:
+    """The per-case extras (dicom_seg, dicom_sr, html) this case gets: the DICOM ones for DICOM inputs."""
+    return [x for x in extras if x == "html" or image.is_dir()]
 
 
 def run_batch(input_dir, out_dir, myocardium_dir=None, jobs: int = 1, segment_options: Optional[Dict] = None,
               progress: Callable[[float, str], None] = lambda f, m: None, auto_missing: bool = False,
-              num_parts: int = 1, part_id: int = 0) -> Dict[str, object]:
+              num_parts: int = 1, part_id: int = 0, extras: Sequence[str] = ()) -> Dict[str, object]:
     """Segment every image of ``input_dir`` into ``out_dir`` (see the module docstring). With
     ``myocardium_dir``, every image must have its mask there (MASK_SUFFIXES) before anything runs;
     ``auto_missing`` segments those without one automatically instead of stopping.
     ``segment_options``: what every case's ``segment`` gets (argv.segment_argv's keywords: device,
     models, params, scar_method, myocardium_method). ``num_parts``/``part_id``: this process's share
-    of the cases (see the module docstring)."""
+    of the cases (see the module docstring). ``extras``: also per case "dicom_seg" (NAME_seg.dcm),
+    "dicom_sr" (NAME_sr.dcm) for DICOM inputs, "html" (NAME.html)."""
     if num_parts < 1 or not 0 <= part_id < num_parts:
         raise InputError(f"--part-id {part_id} --num-parts {num_parts}: the part must be 0 to {num_parts - 1}")
     inp, out = Path(input_dir), Path(out_dir)
@@ -111,7 +118,7 @@ def run_batch(input_dir, out_dir, myocardium_dir=None, jobs: int = 1, segment_op
     todo, skipped = [], 0
     for img, name in zip(images, names):
         o = outputs_of(out, name)
-        if o["seg"].exists() and o["report"].exists() and o["qa"].exists():
+        if all(o[k].exists() for k in ["seg", "report", "qa"] + _extra_outputs(img, extras)):
             skipped += 1
             continue
         todo.append((img, name, masks[name]))
@@ -126,7 +133,8 @@ def run_batch(input_dir, out_dir, myocardium_dir=None, jobs: int = 1, segment_op
         o = outputs_of(out, name)
         cmd = [sys.executable, "-m", "LVScarSegLogic"] + segment_argv(
             str(img), str(o["seg"]), report=str(o["report"]), qa=str(o["qa"]), quiet=True,
-            myocardium=str(mask) if mask is not None else None, **(segment_options or {}))
+            myocardium=str(mask) if mask is not None else None, **(segment_options or {}),
+            **{x: str(o[x]) for x in _extra_outputs(img, extras)})
         # a killed earlier run may have left hidden temporary files of this case: they are never
         # outputs (outputs are renamed into place whole), so remove them
         for stale in list(out.glob(f".{name}.partial-*")) + list(out.glob(f".{name}_qa.partial-*")):

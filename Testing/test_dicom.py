@@ -188,3 +188,28 @@ def test_the_html_report_opens_and_shows_the_verdict_totals_and_bullseye(study, 
     assert report["html_report"]["path"] == str((tmp_path / "r.html").resolve())
     assert run_cli("--quiet", "segment", study["folder"], "--myocardium", study["truth"], "-o", tmp_path / "x.seg.nrrd",
                    "--html", tmp_path / "x.pdf").code == 2
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="highdicom needs Python >= 3.10")
+def test_batch_writes_a_dicom_seg_sr_and_page_per_dicom_case(study, tmp_path):
+    pytest.importorskip("highdicom")
+    cases, masks = tmp_path / "cases", tmp_path / "masks"
+    for name in ("anna", "bert"):
+        dicomio.write_series(cases / name, study["image"], study["grid"], series_number=7, description="LGE",
+                             patient_id=name, seed=name)
+    masks.mkdir()
+    for name in ("anna", "bert"):
+        (masks / f"{name}.seg.nrrd").write_bytes(study["truth"].read_bytes())
+    out = tmp_path / "out"
+    args = ["--quiet", "batch", cases, "-o", out, "--myocardium-dir", masks, "--scar-method", "strm", "--dicom-seg",
+            "--dicom-sr", "--html"]
+    r = run_cli(*args)
+    assert r.code == 0, r.err + r.out
+    for name in ("anna", "bert"):
+        for suffix in ("_seg.dcm", "_sr.dcm", ".html", ".seg.nrrd", ".json", "_qa.png"):
+            assert (out / f"{name}{suffix}").is_file(), (name, suffix)
+    import pydicom
+
+    assert pydicom.dcmread(str(out / "bert_seg.dcm")).PatientID == "bert"
+    again = run_cli(*args)
+    assert again.code == 0 and "2 already finished" in again.out

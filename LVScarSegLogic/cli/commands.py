@@ -229,8 +229,11 @@ def _cmd_batch(a, progress) -> int:
     registry.use_model_set(selected, registry.resolve_params(selected, a.param), a.models)
     options = dict(device=a.device, models=a.models, params=a.param, scar_method=a.scar_method,
                    myocardium_method=a.myocardium_method)
+    if a.dicom_sr and not a.dicom_seg:
+        raise InputError("--dicom-sr refers to the DICOM SEG it measured: give --dicom-seg too")
+    extras = [x for x, on in (("dicom_seg", a.dicom_seg), ("dicom_sr", a.dicom_sr), ("html", a.html)) if on]
     result = run_batch(a.input_dir, a.output_dir, a.myocardium_dir, a.jobs, options, progress, a.auto_missing,
-                       a.num_parts, a.part_id)
+                       a.num_parts, a.part_id, extras)
     progress.done("batch finished")
     print(f"{result['cases']} cases: {result['processed']} processed, {result['skipped']} already finished (skipped), "
           f"{len(result['failed'])} failed; {result['seconds']:.1f} s")

@@ -182,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "K+N, K+2N, ... of the sorted list; writes summary.partK-of-N.csv")
     ba.add_argument("--summarize", metavar="OUT_DIR", help="only write OUT_DIR/summary.csv of every case the parts "
                     "finished there")
+    ba.add_argument("--dicom-seg", action="store_true", help="also NAME_seg.dcm per DICOM case (DICOM SEG)")
+    ba.add_argument("--dicom-sr", action="store_true", help="also NAME_sr.dcm per DICOM case (TID 1500 SR; with --dicom-seg)")
+    ba.add_argument("--html", action="store_true", help="also NAME.html per case (the one-page report)")
     ba.add_argument("--myocardium-dir", metavar="DIR", help="myocardium masks named like the images (or with _myo, "
                     "_myocardium, _seg, _label); every image needs one unless --auto-missing")
     ba.add_argument("--auto-missing", action="store_true", help="with --myocardium-dir: segment the cases without a "
