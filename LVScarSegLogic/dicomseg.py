@@ -79,6 +79,14 @@ def build_dicom_seg(codes: np.ndarray, sources: Sequence, methods: Dict[str, Dic
     ids = list(L.SEGMENTS)
     pixels = np.stack([codes == L.SEGMENTS[i].code for i in ids], axis=-1)  # (frames, rows, columns, segments)
     first = sources[0]
+    try:
+        return _segmentation(hd, sources, pixels, ids, first, methods, models, wall_given)
+    except (AttributeError, ValueError) as exc:  # the source lacks what a DICOM SEG must copy from it
+        raise InputError(f"{getattr(first, 'filename', 'the source series')}: a DICOM SEG cannot be made from this "
+                         f"series ({str(exc).splitlines()[0]})") from None
+
+
+def _segmentation(hd, sources, pixels, ids, first, methods, models, wall_given):
     return hd.seg.Segmentation(
         source_images=sources, pixel_array=pixels, segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=segment_descriptions(ids, wall_given, _algorithm(methods, models)),

@@ -213,3 +213,74 @@ def test_batch_writes_a_dicom_seg_sr_and_page_per_dicom_case(study, tmp_path):
     assert pydicom.dcmread(str(out / "bert_seg.dcm")).PatientID == "bert"
     again = run_cli(*args)
     assert again.code == 0 and "2 already finished" in again.out
+
+
+def _write_enhanced_mr(path, image, grid):
+    """One Enhanced MR Image Storage instance holding the stack as frames (per-frame positions)."""
+    from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    enhanced_mr = "1.2.840.10008.5.1.4.1.1.4.1"
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = enhanced_mr, generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.is_little_endian, ds.is_implicit_VR = True, False
+    ds.SOPClassUID, ds.SOPInstanceUID = enhanced_mr, meta.MediaStorageSOPInstanceUID
+    ds.PatientName, ds.PatientID, ds.Modality, ds.SeriesNumber, ds.InstanceNumber = "E^X", "ENH", "MR", 9, 1
+    ds.PatientBirthDate, ds.PatientSex, ds.StudyDate, ds.StudyTime, ds.StudyID = "", "O", "20260101", "120000", "1"
+    ds.AccessionNumber, ds.ReferringPhysicianName, ds.Manufacturer = "", "", "test"
+    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = generate_uid(), generate_uid(), generate_uid()
+    ds.SeriesDescription, ds.ImageType = "LGE enhanced", ["ORIGINAL", "PRIMARY", "M", "NONE"]
+    ds.NumberOfFrames, ds.Rows, ds.Columns = image.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+    d = grid.direction_matrix
+    measures, orientation = Dataset(), Dataset()
+    measures.PixelSpacing = [grid.spacing[1], grid.spacing[0]]
+    measures.SliceThickness = measures.SpacingBetweenSlices = grid.spacing[2]
+    orientation.ImageOrientationPatient = [float(v) for v in np.concatenate([d[:, 0], d[:, 1]])]
+    shared = Dataset()
+    shared.PixelMeasuresSequence, shared.PlaneOrientationSequence = [measures], [orientation]
+    ds.SharedFunctionalGroupsSequence = [shared]
+    frames = []
+    for k in range(image.shape[0]):
+        position, frame = Dataset(), Dataset()
+        position.ImagePositionPatient = [float(v) for v in np.asarray(grid.origin) + d[:, 2] * grid.spacing[2] * k]
+        frame.PlanePositionSequence = [position]
+        frames.append(frame)
+    ds.PerFrameFunctionalGroupsSequence = frames
+    ds.PixelData = np.clip(image, 0, 65535).astype(np.uint16).tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        ds.save_as(str(path), enforce_file_format=True)  # pydicom >= 3
+    except TypeError:
+        ds.save_as(str(path), write_like_original=False)
+
+
+def test_an_enhanced_multiframe_mr_is_read_and_segmented(study, tmp_path):
+    path = tmp_path / "enh" / "lge.dcm"
+    _write_enhanced_mr(path, study["image"], study["grid"])
+    listed = dicomio.list_series(tmp_path / "enh")
+    assert len(listed) == 1 and listed[0].frames == study["image"].shape[0]
+    vol = read_volume(str(tmp_path / "enh"))
+    assert vol.grid.differences(study["grid"]) == "the same grid"
+    np.testing.assert_array_equal(vol.array, np.clip(study["image"], 0, 65535).astype(np.uint16))
+    extra = ["--dicom-seg", tmp_path / "e.dcm"] if sys.version_info >= (3, 10) and \
+        __import__("importlib").util.find_spec("highdicom") else []
+    r = run_cli("--quiet", "segment", tmp_path / "enh", "--myocardium", study["truth"], "--scar-method", "strm",
+                "-o", tmp_path / "e.seg.nrrd", *extra)
+    assert r.code == 0, r.err
+    if extra:
+        import highdicom as hd
+
+        seg = hd.seg.segread(str(tmp_path / "e.dcm"))
+        n = study["image"].shape[0]
+        import pydicom
+
+        uid = pydicom.dcmread(str(path), stop_before_pixels=True).SOPInstanceUID
+        pixels = seg.get_pixels_by_source_frame(source_sop_instance_uid=uid, source_frame_numbers=list(range(1, n + 1)),
+                                                segment_numbers=[1, 2, 3, 4, 5])
+        codes, _ = read_labels_native(tmp_path / "e.seg.nrrd")
+        for i, s in enumerate(L.SEGMENTS.values()):
+            np.testing.assert_array_equal(pixels[..., i].astype(bool), codes == s.code)
