@@ -21,7 +21,8 @@ def segment_argv(image: str, output: str, *, report: Optional[str] = None, qa: O
                  rv_insertion_ras: Sequence[Sequence[float]] = (), lv_center_ras: Optional[Sequence[float]] = None,
                  remote: Optional[str] = None, device: str = "auto", models: str = "best",
                  quiet: bool = False, series: Optional[str] = None, dicom_seg: Optional[str] = None,
-                 dicom_sr: Optional[str] = None, html: Optional[str] = None) -> List[str]:
+                 dicom_sr: Optional[str] = None, html: Optional[str] = None,
+                 dicom_source: Optional[str] = None) -> List[str]:
     """The arguments after ``python -m LVScarSegLogic`` for one segmentation. ``params``:
     {name: value} (bools become true/false) or ``KEY=VALUE`` strings as typed. A given
     ``myocardium`` wins over ``myocardium_method``, and the LV centre is only sent without one."""
@@ -29,7 +30,7 @@ def segment_argv(image: str, output: str, *, report: Optional[str] = None, qa: O
                                              "--models", models]
     for flag, value in (("--report", report), ("--qa", qa), ("--bullseye", bullseye), ("--remote", remote),
                         ("--scar-method", scar_method), ("--series", series), ("--dicom-seg", dicom_seg),
-                        ("--dicom-sr", dicom_sr), ("--html", html)):
+                        ("--dicom-sr", dicom_sr), ("--html", html), ("--dicom-source", dicom_source)):
         if value:
             argv += [flag, str(value)]
     if myocardium:

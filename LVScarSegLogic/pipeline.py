@@ -80,7 +80,7 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
             bullseye_path: Optional[str] = None, qa_path: Optional[str] = None, lv_center: Optional[str] = None,
             models: str = "best", force: bool = False, series: Optional[str] = None,
             dicom_seg_path: Optional[str] = None, dicom_sr_path: Optional[str] = None,
-            html_path: Optional[str] = None) -> Dict[str, object]:
+            html_path: Optional[str] = None, dicom_source: Optional[str] = None) -> Dict[str, object]:
     """Segment the myocardium (unless given) and the scar inside it; write OUT (and the report,
     the uncertainty map, the DICOM SEG); return the report.
 
@@ -88,7 +88,9 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
     only one, or the one that looks like LGE, dicomio.choose_series). ``dicom_seg_path``: also
     write the result as a DICOM Segmentation referencing the source series (a DICOM input only);
     ``dicom_sr_path``: and its measurements as a DICOM SR (TID 1500) referencing that SEG.
-    ``html_path``: a one-page HTML report for the patient file (htmlreport.py).
+    ``html_path``: a one-page HTML report for the patient file (htmlreport.py). ``dicom_source``:
+    the DICOM series an image in another format was exported from (as the Slicer module exports
+    its volume): the DICOM SEG refers to it; the image must lie on its grid.
 
     ``device`` (auto/cpu/cuda) is for the deep-learning methods; the classical ones ignore it.
     ``lv_center`` ("R,A,S" mm): a point in the LV cavity; the myocardium network starts there
@@ -107,10 +109,12 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
     check_html_path(html_path)
     if dicom_sr_path and not dicom_seg_path:
         raise InputError("--dicom-sr refers to the DICOM SEG it measured: give --dicom-seg too")
+    if dicom_source and not dicom_seg_path:
+        raise InputError("--dicom-source is the series a --dicom-seg refers to: give --dicom-seg too")
     if dicom_seg_path:
         from .dicomseg import check_source
 
-        check_source(image)
+        check_source(dicom_source or image)
     check_picture_paths(bullseye_path, qa_path)
     rv_points = parse_rv_insertion(rv_insertion)
 
@@ -145,11 +149,11 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
 
     progress(0.02, "reading image")
     chosen_series = None
-    if Path(image).is_dir():  # a series folder, or a study folder with several (a subfolder each, or mixed)
+    if Path(image).is_dir() and not dicom_source:  # a series folder, or a study with several (subfolders or mixed)
         from .dicomio import choose_series
 
         chosen_series = choose_series(image, series)
-    elif series is not None:
+    elif series is not None and not dicom_source:
         raise InputError(f"--series {series}: the input {image} is not a DICOM folder")
     if chosen_series is not None:
         folders = {f.parent for f in chosen_series.files}
@@ -160,6 +164,14 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
     else:
         vol = load_image(image)
     grid = vol.grid
+    if dicom_source:  # the SEG refers to this series; the image must be its voxels
+        from .dicomio import choose_series
+
+        chosen_series = choose_series(dicom_source, series)
+        source_grid = read_volume(chosen_series.files[0].parent, role="DICOM source", series_uid=chosen_series.uid).grid
+        if not source_grid.same_as(grid, tol_mm=1e-3):
+            raise InputError(f"{image}: not on the grid of the DICOM source {dicom_source} "
+                             f"({grid.differences(source_grid)}); a DICOM SEG must lie on its source's voxels")
     timing["read_image"] = time.perf_counter() - t0
     if min(grid.shape) == 1:
         warnings.append("the image has a single slice; 3D measurements are per that slice only")

@@ -17,6 +17,7 @@ same for this module:
 - ``slicer.parameterNodeWrapper``: typed access to that node (node references by role, strings,
   booleans, ``Choice`` checked); no GUI connection, the widget is not run here.
 - the subject hierarchy plugins: a data node added to the scene gets an item under the scene.
+- ``slicer.dicomDatabase`` (ctkDICOMDatabase): instance UID -> file, and ``insert`` keeping a copy.
 - ``slicer.util`` dialogs: they record what they were asked and answer ``answers[kind]``.
 """
 from __future__ import annotations
@@ -356,6 +357,23 @@ def parameterNodeWrapper(cls):
 # ------------------------------------------------------------------------------ install
 
 
+class DicomDatabase:
+    """ctkDICOMDatabase's two calls the module makes: the file of an instance, and insert (a copy is kept)."""
+
+    def __init__(self, folder):
+        self.folder, self.instances, self.inserted = folder, {}, []
+
+    def fileForInstance(self, uid):
+        return self.instances.get(uid, "")
+
+    def insert(self, path, storeFile=True):
+        import shutil
+
+        target = os.path.join(self.folder, f"{len(self.inserted):04d}_{os.path.basename(path)}")
+        shutil.copyfile(path, target)
+        self.inserted.append(target)
+
+
 class Environment:
     """The scene, the logics and the dialogs' record; ``reset()`` empties the scene between tests."""
 
@@ -366,6 +384,8 @@ class Environment:
 
     def reset(self):
         self.scene.Clear(0)
+        slicer.dicomDatabase.instances.clear()
+        slicer.dicomDatabase.inserted.clear()
         # the application keeps a subject hierarchy node in every scene (here it would come lazily)
         slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(self.scene)
         self.dialogs.clear()
@@ -396,6 +416,7 @@ def install() -> Environment:
         logics[name] = logic
     app = _App(scene, tempfile.mkdtemp(prefix="slicer-standin-"))
     slicer.mrmlScene, slicer.app = scene, app
+    slicer.dicomDatabase = DicomDatabase(tempfile.mkdtemp(prefix="slicer-standin-dicomdb-"))
     slicer.modules = types.SimpleNamespace(**{n: types.SimpleNamespace(logic=(lambda l=l: l)) for n, l in logics.items()})
     sys.modules["qt"] = _qt_module()
     slm = types.ModuleType("slicer.ScriptedLoadableModule")

@@ -460,3 +460,37 @@ def test_the_readers_nodes_are_never_replaced_and_any_remote_region_is_taken(sce
     p.myocardiumSegmentation = broken
     done = _run(logic, lambda: logic.startSegmentation(p, None, "strm", {}))
     assert not done["ok"] and "empty wall" in done["message"] and "LVScarSeg-" not in done["message"], done["message"]
+
+
+def test_a_volume_from_dicom_gets_its_dicom_seg_and_sr_into_the_database(scene, tmp_path):
+    pytest.importorskip("highdicom")
+    import pydicom
+
+    from LVScarSegLogic import dicomio
+
+    image, codes, grid, meta = make_case(11, 0, "2d-stack", healthy=False, hard=False)
+    files = dicomio.write_series(tmp_path / "dcm", image, grid, series_number=7, description="LGE")
+    write_volume(str(tmp_path / "lge.nrrd"), read_volume(str(tmp_path / "dcm")).array, grid)
+    write_segmentation(str(tmp_path / "truth.seg.nrrd"), codes, grid)
+    volume = slicer.util.loadVolume(str(tmp_path / "lge.nrrd"))  # as Slicer's DICOM plugin leaves it:
+    uids = [pydicom.dcmread(str(f), stop_before_pixels=True).SOPInstanceUID for f in files]
+    volume.SetAttribute("DICOM.instanceUIDs", " ".join(uids))  # the instances on the node, the files in the database
+    slicer.dicomDatabase.instances.update({u: str(f) for u, f in zip(uids, files)})
+    logic = LVScarSegModuleLogic()
+    p = logic.getParameterNode()
+    p.inputVolume, p.myocardiumSegmentation, p.device = volume, slicer.util.loadSegmentation(str(tmp_path / "truth.seg.nrrd")), "cpu"
+    p.writeDicom = True
+    assert logic.isValid(p) == (True, "")
+    done = _run(logic, lambda: logic.startSegmentation(p, None, "strm", {}))
+    assert done["ok"], done["message"]
+    kept = sorted(slicer.dicomDatabase.inserted)
+    assert len(kept) == 2 and "added to the DICOM database" in done["text"]
+    seg, sr = (pydicom.dcmread(f) for f in kept)
+    assert seg.Modality == "SEG" and sr.Modality == "SR"
+    assert seg.ReferencedSeriesSequence[0].SeriesInstanceUID == pydicom.dcmread(str(files[0])).SeriesInstanceUID
+    assert len(seg.SegmentSequence) == 5
+    other = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "from NRRD")
+    other.SetAndObserveImageData(volume.GetImageData())
+    p.inputVolume = other
+    ok, why = logic.isValid(p)
+    assert not ok and "DICOM" in why

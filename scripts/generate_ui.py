@@ -52,6 +52,7 @@ points = form("pointsFormLayout", "".join([
 output = form("outputFormLayout", "".join([
     form_row(0, "Result segmentation:", node_combo("outputSelector", ["vtkMRMLSegmentationNode"], "outputSegmentation", tip="Where the last result is; edit it with the Segment Editor.")),
     form_row(1, "", w("QCheckBox", "replaceCheckBox", prop("text", "string", "Replace the previous result (else a new node per run)") + dyn("replacePrevious"))),
+    form_row(2, "", w("QCheckBox", "dicomCheckBox", prop("text", "string", "Also a DICOM SEG and SR, into the DICOM database") + prop("toolTip", "string", "For a volume loaded from DICOM: the result as a DICOM Segmentation and the measurements as a structured report (TID 1500), referencing the volume's series (needs highdicom).") + dyn("writeDicom"))),
 ]))
 run = ('<layout class="QVBoxLayout" name="runLayout">'
        f'<item>{w("QPushButton", "applyButton", prop("text", "string", "Apply") + prop("toolTip", "string", "Run the selected methods"))}</item>'

@@ -44,6 +44,7 @@ class LVScarSegParameterNode:
     device: Annotated[str, Choice(["auto", "cpu", "cuda"])] = "auto"
     models: Annotated[str, Choice(["best", "permissive"])] = "best"  # the engine's --models
     replacePrevious: bool = True
+    writeDicom: bool = False  # also a DICOM SEG and SR of the result, into Slicer's DICOM database
     # set from code (SET_FROM_CODE: combo boxes filled from the registry, generated parameter widgets)
     myocardiumSegmentID: str = ""
     myocardiumMethod: str = ""
@@ -96,6 +97,9 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
                 return False, str(exc)
         elif not myocardiumMethod:
             return False, "Select a myocardium segmentation or a myocardium model."
+        if p.writeDicom and not scene.dicom_source_files(p.inputVolume):
+            return False, (f"{p.inputVolume.GetName()} was not loaded from the DICOM database: a DICOM SEG needs its "
+                           "source series (untick the DICOM option, or load the series from DICOM).")
         return True, ""
 
     # -- dependencies (asked for on Apply, never at import) --------------------------------------
@@ -148,6 +152,12 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
             if p.remoteSegmentation:
                 remote = scene.export_mask(p.remoteSegmentation, volume, os.path.join(folder, "remote.nrrd"))
                 names[remote] = p.remoteSegmentation.GetName()
+            dicom = {}
+            if p.writeDicom:  # the SEG and SR refer to the volume's own DICOM series
+                dicom = {"dicom_source": scene.link_dicom_source(scene.dicom_source_files(volume),
+                                                                 os.path.join(folder, "dicom-source")),
+                         "dicom_seg": os.path.join(folder, "result_seg.dcm"),
+                         "dicom_sr": os.path.join(folder, "result_sr.dcm")}
             params = {}
             for values in paramValues.values():
                 params.update(values)
@@ -157,7 +167,7 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
                 seeds_ras=scene.points_in_volume_frame(p.seeds, volume),
                 rv_insertion_ras=scene.points_in_volume_frame(p.rvInsertion, volume), remote=remote,
                 device=p.device, bullseye=os.path.join(folder, "bullseye.png"),
-                lv_center_ras=(scene.points_in_volume_frame(p.lvCenter, volume) or [None])[0], models=p.models)
+                lv_center_ras=(scene.points_in_volume_frame(p.lvCenter, volume) or [None])[0], models=p.models, **dicom)
             return cmd, names
         self._start(p, "segment", build)
 
@@ -223,6 +233,10 @@ class LVScarSegModuleLogic(ScriptedLoadableModuleLogic):
                 return
             if job["kind"] == "segment":
                 self.importResult(p, os.path.join(folder, "result.seg.nrrd"), report)
+                for key in ("dicom_seg", "dicom_sr"):  # the database keeps its own copy: the job folder goes
+                    if key in report:
+                        slicer.dicomDatabase.insert(report[key]["path"])
+                        stdout += f"\n{key.replace('_', ' ').upper()} added to the DICOM database"
             scene.measurements_table(report)
             verdict = report.get("quality", {}).get("status", "ok")
             self.finishedCallback(True, "Done." if verdict == "ok" else f"Done - quality {verdict.upper()}.", report,

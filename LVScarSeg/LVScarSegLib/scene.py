@@ -284,3 +284,28 @@ def show_comparison(volume, report, consensusPath):
         consensus = load_result_segmentation(consensusPath, f"{volume.GetName()} scar consensus (STAPLE)", volume,
                                              kind)
     return table, consensus
+
+
+def dicom_source_files(volume):
+    """The DICOM files a volume was loaded from (Slicer's DICOM module records their instance UIDs
+    on the node; the DICOM database knows the files), or [] for a volume from another format."""
+    uids = (volume.GetAttribute("DICOM.instanceUIDs") or "").split()
+    database = getattr(slicer, "dicomDatabase", None)
+    if not uids or database is None:
+        return []
+    files = [database.fileForInstance(uid) for uid in uids]
+    return files if all(f and os.path.isfile(f) for f in files) else []
+
+
+def link_dicom_source(files, folder):
+    """A folder of the source files (links, or copies where links are not allowed) for the engine."""
+    import shutil
+
+    os.makedirs(folder, exist_ok=True)
+    for i, f in enumerate(files):
+        target = os.path.join(folder, f"{i:05d}.dcm")
+        try:
+            os.symlink(f, target)
+        except OSError:
+            shutil.copyfile(f, target)
+    return folder

@@ -18,7 +18,7 @@ def _cmd_segment(a, progress) -> int:
                      report_path=a.report, device=a.device, progress=progress, uncertainty_path=a.uncertainty,
                      rv_insertion=a.rv_insertion, bullseye_path=a.bullseye, qa_path=a.qa, lv_center=a.lv_center,
                      models=a.models, force=a.force, series=a.series, dicom_seg_path=a.dicom_seg,
-                     dicom_sr_path=a.dicom_sr, html_path=a.html)
+                     dicom_sr_path=a.dicom_sr, html_path=a.html, dicom_source=a.dicom_source)
     progress.done("segmentation written")
     print(summary_text(report))
     print(f"segmentation: {report['output']}")

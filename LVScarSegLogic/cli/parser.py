@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "the only one, or the one that looks like LGE; see: lvscarseg series FOLDER)")
     s.add_argument("--dicom-seg", metavar="OUT.dcm", help="also write the result as a DICOM Segmentation referencing "
                    "the source series (DICOM input only; needs highdicom)")
+    s.add_argument("--dicom-source", metavar="DICOM_DIR", help="the DICOM series IMAGE was exported from (IMAGE "
+                   "another format, on that series' grid): the --dicom-seg refers to it")
     s.add_argument("--dicom-sr", metavar="OUT.dcm", help="and the measurements as a DICOM structured report (TID "
                    "1500) referencing that SEG's segments (needs --dicom-seg)")
 
