@@ -250,7 +250,7 @@ def _write_enhanced_mr(path, image, grid):
         frame.PlanePositionSequence = [position]
         frames.append(frame)
     ds.PerFrameFunctionalGroupsSequence = frames
-    ds.PixelData = np.clip(image, 0, 65535).astype(np.uint16).tobytes()
+    ds.PixelData = np.clip(image.astype(np.int64), 0, 65535).astype(np.uint16).tobytes()
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         ds.save_as(str(path), enforce_file_format=True)  # pydicom >= 3
@@ -265,7 +265,7 @@ def test_an_enhanced_multiframe_mr_is_read_and_segmented(study, tmp_path):
     assert len(listed) == 1 and listed[0].frames == study["image"].shape[0]
     vol = read_volume(str(tmp_path / "enh"))
     assert vol.grid.differences(study["grid"]) == "the same grid"
-    np.testing.assert_array_equal(vol.array, np.clip(study["image"], 0, 65535).astype(np.uint16))
+    np.testing.assert_array_equal(vol.array, np.clip(study["image"].astype(np.int64), 0, 65535).astype(np.uint16))
     extra = ["--dicom-seg", tmp_path / "e.dcm"] if sys.version_info >= (3, 10) and \
         __import__("importlib").util.find_spec("highdicom") else []
     r = run_cli("--quiet", "segment", tmp_path / "enh", "--myocardium", study["truth"], "--scar-method", "strm",
