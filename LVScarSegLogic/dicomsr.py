@@ -32,6 +32,7 @@ def _concepts():
         "volume": codes.SCT.Volume,
         "mass": c("MASS", _PRIVATE, "Tissue mass (1.05 g/mL)"),
         "percent_lv": c("PCTLV", _PRIVATE, "Percentage of LV myocardium"),
+        "pv_volume": c("PVVOL", _PRIVATE, "Partial-volume-weighted volume (Heiberg 2008)"),
         "percent_segment": c("PCTSEG", _PRIVATE, "Infarct percentage of the segment's myocardium"),
         "transmurality_mean": c("TRANSMEAN", _PRIVATE, "Mean infarct transmurality"),
         "transmurality_max": c("TRANSMAX", _PRIVATE, "Maximum infarct transmurality"),
@@ -69,7 +70,9 @@ def build_dicom_sr(seg, sources, report: Dict[str, object]):
                [m(k["volume"], float(v["lv_myocardium"]), k["mL"]), m(k["mass"], float(report["lv_mass_g"]), k["g"])]),
         _group(hd, seg, number[L.SEGMENTS["scar"].name], "Infarct (scar and MVO)", concept("scar"),
                [m(k["volume"], float(v["scar"]), k["mL"]), m(k["mass"], float(report["scar_mass_g"]), k["g"]),
-                m(k["percent_lv"], float(report["scar_percent"]), k["%"])]),
+                m(k["percent_lv"], float(report["scar_percent"]), k["%"])]
+               + ([m(k["pv_volume"], float(report["infarct_pv_weighted"]["ml"]), k["mL"])]
+                  if report.get("infarct_pv_weighted") else [])),
         _group(hd, seg, number[L.SEGMENTS["mvo"].name], "MVO", concept("mvo"), [m(k["volume"], float(v["mvo"]), k["mL"])]),
         _group(hd, seg, number[L.SEGMENTS["grayzone"].name], "Gray zone", concept("grayzone"),
                [m(k["volume"], float(v["grayzone"]), k["mL"]),

@@ -42,6 +42,8 @@ def html_page(report: Dict[str, object], bullseye_png: Optional[str] = None, qa_
     totals = [("LV myocardium", f"{v['lv_myocardium']:.1f} mL", f"{report['lv_mass_g']:.1f} g", ""),
               ("Infarct (scar + MVO)", f"{v['scar']:.2f} mL", f"{report['scar_mass_g']:.2f} g",
                f"{report['scar_percent']:.1f} % of LV"),
+              *([("Infarct, partial-volume weighted", f"{report['infarct_pv_weighted']['ml']:.2f} mL", "",
+                  f"{report['infarct_pv_weighted']['percent']:.1f} % of LV")] if report.get("infarct_pv_weighted") else []),
               ("MVO", f"{v['mvo']:.2f} mL", "", ""),
               ("Gray zone", f"{v['grayzone']:.2f} mL", "", f"{report['grayzone_percent']:.1f} % of LV"),
               ("LV blood pool", f"{v['bloodpool']:.1f} mL", "", "")]

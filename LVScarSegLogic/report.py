@@ -36,6 +36,10 @@ def analyze(codes: np.ndarray, grid: Grid, image: Optional[np.ndarray] = None,
         out["warnings"] = ["no LV myocardium: AHA 17-segment analysis skipped; aha_segments is empty"]
         return out
     out.update(segments=aha.segment_table(codes, grid, frame), warnings=list(frame.warnings))
+    if image is not None:
+        from .measure import pv_weighted_infarct
+
+        out["pv_weighted"] = pv_weighted_infarct(image, codes, grid)
     return out
 
 
@@ -54,6 +58,7 @@ def build_report(image_path, grid: Grid, codes: np.ndarray, methods: Dict[str, o
         analysis = analyze(codes, grid)
     warnings = list(warnings) + list(analysis["warnings"])
     report["aha_segments"] = analysis["segments"]
+    report["infarct_pv_weighted"] = analysis.get("pv_weighted")  # None without image, scar or remote
     report["lv_frame"] = analysis["frame"].to_json() if analysis["frame"] is not None else None
     report["slices"] = analysis["slices"]
     report["warnings"] = list(dict.fromkeys(warnings))  # keep order, drop repeats
@@ -92,6 +97,9 @@ def summary_text(report: Dict[str, object]) -> str:
         lines.append(f"  of which MVO {v['mvo']:8.1f} mL")
     if v.get("grayzone"):
         lines.append(f"Gray zone      {v['grayzone']:8.1f} mL   {report['grayzone_percent']:5.1f} %")
+    pv = report.get("infarct_pv_weighted")
+    if pv:
+        lines.append(f"Infarct, partial-volume weighted (Heiberg 2008) {pv['ml']:.1f} mL   {pv['percent']:.1f} %")
     segs = [r for r in report.get("aha_segments", []) if r["scar_percent"] >= 1.0]
     if segs:
         lines.append("AHA segments with infarct: " + ", ".join(

@@ -134,6 +134,9 @@ def test_dicom_seg_and_sr_read_back_with_highdicom(study, tmp_path):
     assert wall["Volume"] == pytest.approx(report["volumes_ml"]["lv_myocardium"])
     infarct = by_name["Infarct (scar and MVO)"]
     assert infarct.referenced_segment.referenced_sop_instance_uid == seg.SOPInstanceUID
+    infarct_values = {m.name.meaning: m.value for m in infarct.get_measurements()}
+    assert infarct_values["Partial-volume-weighted volume (Heiberg 2008)"] == pytest.approx(
+        report["infarct_pv_weighted"]["ml"])
     aha1 = next(g for g in groups if str(g.tracking_identifier).startswith("AHA 1 "))
     assert "basal anterior" in aha1.finding_sites[0].value.meaning
     values = {m.name.meaning: m.value for m in aha1.get_measurements()}

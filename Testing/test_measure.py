@@ -105,3 +105,24 @@ def test_bullseye_and_qa_pictures(lowres_case, tmp_path):
     assert r.code == 2 and ".png" in r.err
     r = run_cli("--quiet", "measure", lowres_case["image"], lowres_case["label"], "--rv-insertion", "1,2")
     assert r.code == 2 and "--rv-insertion" in r.err
+
+
+def test_partial_volume_weighted_infarct_counts_border_voxels_by_their_signal():
+    """Heiberg 2008: a scar voxel at the core's signal counts 1, one half-way to remote 0.5, the
+    remote level 0; MVO counts 1; gray zone voxels by their signal."""
+    from LVScarSegLogic import labels as L
+    from LVScarSegLogic.geometry import Grid
+    from LVScarSegLogic.measure import pv_weighted_infarct
+
+    grid = Grid.make((1, 10, 10), (1.0, 1.0, 10.0), (0, 0, 0), np.eye(3))  # 10 mm^3 voxels: 0.01 mL each
+    codes = np.full((1, 10, 10), L.MYOCARDIUM, np.uint8)
+    image = np.full((1, 10, 10), 100.0)
+    codes[0, 2:7, 2:7] = L.SCAR  # 25 scar voxels; the 9 inner ones are the core
+    image[0, 2:7, 2:7] = 300.0
+    image[0, 2, 2:7] = 200.0  # one border row half-way: 5 voxels of weight 0.5
+    codes[0, 8, 8], image[0, 8, 8] = L.MVO, 20.0  # dark MVO counts 1
+    codes[0, 8, 0], image[0, 8, 0] = L.GRAYZONE, 150.0  # a gray-zone voxel a quarter of the way
+    pv = pv_weighted_infarct(image, codes, grid)
+    assert pv["remote_mean"] == pytest.approx(100.0) and pv["core_mean"] == pytest.approx(300.0)
+    assert pv["ml"] == pytest.approx((20 + 5 * 0.5 + 1 + 0.25) * 0.01)
+    assert pv_weighted_infarct(image, np.where(codes == L.SCAR, L.MYOCARDIUM, codes), grid) is None  # no scar

@@ -12,7 +12,7 @@ from LVScarSegLogic.methods.common_params import COMMON_NAMES
 from LVScarSegLogic.methods.runner import run_scar_method
 from LVScarSegLogic.methods.threshold import fwhm, otsu_threshold, strm
 
-CLASSICAL = ["strm", "fwhm", "otsu", "region-growing", "kmeans", "gmm", "graphcut", "levelset"]
+CLASSICAL = ["strm", "fwhm", "otsu", "region-growing", "kmeans", "gmm", "graphcut", "levelset", "ewa"]
 
 
 def _dice(a, b):
@@ -240,3 +240,17 @@ def test_textbook_variants_are_the_literature_forms_without_our_post_processing(
     image, wall, _, grid, _, _ = ring(healthy=True, seed=4)
     assert run("otsu", image, wall, grid, variant="textbook").scar.any()
     assert not run("otsu", image, wall, grid).scar.any()
+
+
+def test_ewa_keeps_infarct_that_reaches_the_endocardium_and_drops_an_epicardial_island():
+    """EWA's a priori rule: ischaemic scar starts at the endocardium; a bright region confined to the
+    epicardial side (no contact with the cavity's border) is dropped, unless ``endocardial=false``."""
+    image, wall, scar, grid, _, _ = ring(seed=8, noise=0.02)
+    z, y, x = np.mgrid[:image.shape[0], :80, :80]
+    r, angle = np.hypot(x - 40, y - 40), np.degrees(np.arctan2(y - 40, x - 40))
+    epicardial = wall & (r > 26) & (np.abs(angle - 180) < 25)  # the outer rim, opposite the infarct sector
+    image[epicardial] = image[scar].mean()
+    kept = run("ewa", image, wall, grid)
+    assert _dice(kept.scar, scar) > 0.85 and kept.scar[epicardial].mean() < 0.1
+    without_rule = run("ewa", image, wall, grid, endocardial=False)
+    assert without_rule.scar[epicardial].mean() > 0.5

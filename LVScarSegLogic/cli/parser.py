@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the true wall; one whose borders move about a voxel in and out like a human contour; or "
                         "auto: the wall predicted by --myocardium-method (fully automatic)")
     b.add_argument("--myocardium-method", metavar="NAME", help="with --myocardium auto (default: the default model)")
-    b.add_argument("--split", choices=("all", "test"), default="all",
+    b.add_argument("--split", choices=("all", "test", "train"), default="all",
                    help="test: only the EMIDEC exams held out from training (other data: all cases)")
     _device_option(b)
     _models_option(b)
