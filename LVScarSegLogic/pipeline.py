@@ -19,6 +19,7 @@ from .methods import registry
 from .methods.runner import run_scar_method
 from .report import analyze, build_report, write_report
 from .segio import read_label_codes, read_labels_native, write_segmentation_unsafe
+from .outputs import check_html_path, check_picture_paths, write_dicom, write_html, write_pictures
 from .volume import Volume, magnitude_of, read_volume
 
 OUTPUT_EXTENSIONS = (".seg.nrrd",) + LABELMAP_OUTPUT_EXTENSIONS
@@ -268,16 +269,8 @@ def segment(image: str, output: str, myocardium: Optional[str] = None, myocardiu
             report["input"]["dicom_series"] = {"uid": chosen_series.uid, "number": chosen_series.number,
                                                "description": chosen_series.description, "psir": chosen_series.psir}
         if dicom_seg_path:
-            from .dicomio import source_instances
-            from .dicomseg import build_dicom_seg, write_dicom_seg
-
-            sources = source_instances(chosen_series.files, grid)
-            seg_ds = build_dicom_seg(codes, sources, methods, model_files, wall_given=myo_method is None)
-            report["dicom_seg"] = write_dicom_seg(dicom_seg_path, seg_ds)
-            if dicom_sr_path:
-                from .dicomsr import write_dicom_sr
-
-                report["dicom_sr"] = write_dicom_sr(dicom_sr_path, seg_ds, sources, report)
+            report.update(write_dicom(dicom_seg_path, dicom_sr_path, report, codes, grid, chosen_series.files, methods,
+                                      model_files, wall_given=myo_method is None))
         if html_path:
             report["html_report"] = write_html(html_path, report, image_f32, codes, grid, analysis, bullseye_path, qa_path,
                                                Path(image).name)
@@ -299,50 +292,6 @@ def parse_rv_insertion(points: Sequence[str]) -> List[Tuple[float, float, float]
     if len(points) > 2:
         raise InputError("--rv-insertion: give at most two points (the anterior and the inferior RV insertion)")
     return [parse_ras(p, "--rv-insertion") for p in points]
-
-
-def check_picture_paths(*paths: Optional[str]) -> None:
-    for p in paths:
-        if p and extension(p) != ".png":
-            raise InputError(f"{p}: pictures are written as .png")
-
-
-def write_pictures(image: np.ndarray, codes: np.ndarray, grid, analysis: Dict[str, object],
-                   bullseye_path: Optional[str], qa_path: Optional[str], title: str, banner: str = "") -> None:
-    """The bull's-eye and QA pictures; ``banner`` (quality.banner) is drawn across both in red."""
-    if not (bullseye_path or qa_path):
-        return
-    from . import pictures
-
-    if bullseye_path:
-        if not analysis["segments"]:
-            raise InputError(f"{bullseye_path}: no LV myocardium, so no bull's-eye")
-        pictures.draw_bullseye(analysis["segments"], bullseye_path, f"{title}: AHA 17 segments", banner=banner)
-    if qa_path:
-        pictures.draw_qa(image, codes, grid.spacing, qa_path, title, grid=grid, frame=analysis["frame"], banner=banner)
-
-
-def check_html_path(html_path: Optional[str]) -> None:
-    if html_path and extension(html_path) not in (".html", ".htm"):
-        raise InputError(f"{html_path}: the HTML report must end in .html")
-
-
-def write_html(html_path: str, report: Dict[str, object], image: np.ndarray, codes: np.ndarray, grid,
-               analysis: Dict[str, object], bullseye_path: Optional[str], qa_path: Optional[str],
-               title: str) -> Dict[str, str]:
-    """The HTML report with the bull's-eye and QA pictures embedded: those asked for, else drawn for
-    it alone (no bull's-eye without myocardium)."""
-    import tempfile
-
-    from . import quality
-    from .htmlreport import write_html_report
-
-    with tempfile.TemporaryDirectory(prefix="lvscarseg-html-") as tmp:
-        bullseye = bullseye_path or (str(Path(tmp) / "bullseye.png") if analysis["segments"] else None)
-        qa = qa_path or str(Path(tmp) / "qa.png")
-        write_pictures(image, codes, grid, analysis, None if bullseye_path else bullseye, None if qa_path else qa,
-                       title, quality.banner(report.get("quality")))
-        return write_html_report(html_path, report, bullseye, qa)
 
 
 def measure(image: str, segmentation: str, report_path: Optional[str] = None, rv_insertion: Sequence[str] = (),
