@@ -3,6 +3,7 @@ importing results next to the volume, the tables. Plain functions on MRML nodes;
 tests run them on Slicer's real MRML (slicer-core). Points and images are in the volume's own
 (local) frame: the engine sees the exported image, which a storage node writes without transforms.
 """
+import contextlib
 import logging
 import os
 
@@ -106,6 +107,31 @@ def export_volume(volume, path):
     return path
 
 
+@contextlib.contextmanager
+def _binary_labelmap(segmentation, segmentIDs, volume):
+    """A temporary labelmap node holding the union of the segments as 0/1 on the volume's grid, in
+    the volume's local frame (not under its transform); removed, with its display nodes, afterwards."""
+    labelmap = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "__LVScarSeg export__")
+    try:
+        ids = vtk.vtkStringArray()
+        for segmentID in segmentIDs:
+            ids.InsertNextValue(segmentID)
+        if not slicer.modules.segmentations.logic().ExportSegmentsToLabelmapNode(
+                segmentation, ids, labelmap, volume, slicer.vtkSegmentation.EXTENT_REFERENCE_GEOMETRY):
+            raise RuntimeError(f"could not export {', '.join(segmentIDs)} of {segmentation.GetName()}")
+        mask = slicer.util.arrayFromVolume(labelmap)
+        if mask.shape != slicer.util.arrayFromVolume(volume).shape:
+            raise RuntimeError(f"{segmentation.GetName()} did not export onto the volume grid")
+        mask[...] = mask > 0  # the exported label value is the segment's index, not 1
+        slicer.util.arrayFromVolumeModified(labelmap)
+        # The labelmap comes on the volume's local grid, under the volume's transform; without it its
+        # voxels are read in the local frame the engine sees (as the exported image).
+        labelmap.SetAndObserveTransformNodeID(None)
+        yield labelmap
+    finally:
+        remove_nodes(labelmap)
+
+
 def export_segmentation(segmentation, volume, path, segmentIDs=None):
     """Write a .seg.nrrd of the segments {user's ID: written ID} (default: all, IDs kept),
     each resampled onto the volume's grid (and through any transform between the two). The
@@ -128,26 +154,9 @@ def export_segmentation(segmentation, volume, path, segmentIDs=None):
         outSeg.SetSourceRepresentationName(labelmapName)
     else:
         outSeg.SetMasterRepresentationName(labelmapName)
-    logic = slicer.modules.segmentations.logic()
     for sourceID, writtenID in segmentIDs.items():
-        labelmap = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "__LVScarSeg export__")
-        try:
-            ids = vtk.vtkStringArray()
-            ids.InsertNextValue(sourceID)
-            if not logic.ExportSegmentsToLabelmapNode(segmentation, ids, labelmap, volume,
-                                                      slicer.vtkSegmentation.EXTENT_REFERENCE_GEOMETRY):
-                raise RuntimeError(f"could not export segment {sourceID} of {segmentation.GetName()}")
-            mask = slicer.util.arrayFromVolume(labelmap)
-            if mask.shape != slicer.util.arrayFromVolume(volume).shape:
-                raise RuntimeError(f"segment {sourceID} of {segmentation.GetName()} did not export onto the volume grid")
-            mask[...] = mask > 0  # the exported label value is the segment's index, not 1
-            slicer.util.arrayFromVolumeModified(labelmap)
-            # The labelmap comes on the volume's local grid, under the volume's transform; without it
-            # its voxels are read in the local frame the engine sees (as the exported image).
-            labelmap.SetAndObserveTransformNodeID(None)
+        with _binary_labelmap(segmentation, [sourceID], volume) as labelmap:
             image = slicer.vtkSlicerSegmentationsModuleLogic.CreateOrientedImageDataFromVolumeNode(labelmap)
-        finally:
-            remove_nodes(labelmap)
         source = seg.GetSegment(sourceID)
         segment = slicer.vtkSegment()
         segment.SetName(source.GetName() if writtenID == sourceID else "LV myocardium")
@@ -166,24 +175,13 @@ def export_mask(segmentation, volume, path):
     """Write the union of all the segmentation's segments as a binary labelmap (0/1) on the
     volume's grid, in the volume's frame (a remote-myocardium region: any names, any number of
     segments)."""
-    labelmap = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "__LVScarSeg export__")
-    try:
-        seg = segmentation.GetSegmentation()
-        ids = vtk.vtkStringArray()
-        for i in range(seg.GetNumberOfSegments()):
-            ids.InsertNextValue(seg.GetNthSegmentID(i))
-        if not slicer.modules.segmentations.logic().ExportSegmentsToLabelmapNode(
-                segmentation, ids, labelmap, volume, slicer.vtkSegmentation.EXTENT_REFERENCE_GEOMETRY):
-            raise RuntimeError(f"could not export {segmentation.GetName()}")
-        mask = slicer.util.arrayFromVolume(labelmap)
-        mask[...] = mask > 0
-        slicer.util.arrayFromVolumeModified(labelmap)
-        storage = slicer.vtkMRMLVolumeArchetypeStorageNode()  # writes the local geometry, as exportVolume
+    seg = segmentation.GetSegmentation()
+    with _binary_labelmap(segmentation, [seg.GetNthSegmentID(i) for i in range(seg.GetNumberOfSegments())],
+                          volume) as labelmap:
+        storage = slicer.vtkMRMLVolumeArchetypeStorageNode()  # writes the local geometry, as export_volume
         storage.SetFileName(path)
         if not storage.WriteData(labelmap):
             raise RuntimeError(f"could not export {segmentation.GetName()}")
-    finally:
-        remove_nodes(labelmap)
     return path
 
 
