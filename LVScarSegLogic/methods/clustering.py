@@ -113,13 +113,11 @@ def _mean_of(params, c, rician):
     return float(params[c][0])
 
 
-def gmm(inp: ScarInput, components: int, distribution: str, rule: str) -> ScarResult:
-    """EM mixture on wall intensities (Karim 2016 "MV"): Gaussian, Rician-healthy + Gaussian,
-    or auto (the better BIC). Rule "mean": seeds above the brightest class mean, grown over the
-    voxels most probably in that class; rule "posterior": every voxel most probably in the
-    brightest class. With 3 components the middle class is the gray zone."""
-    wall = inp.myocardium
-    x = inp.image[wall].astype(np.float64)
+def fit_wall_mixture(values: np.ndarray, components: int, distribution: str):
+    """EM mixture of the wall's signal: (values scaled to the wall's 99th percentile, that scale,
+    whether the healthy class is Rician, the class weights, per-voxel responsibilities (components,
+    n), class means in scaled units). ``distribution``: gaussian, rician or auto (the lower BIC)."""
+    x = values.astype(np.float64)
     scale = float(np.percentile(x, 99)) or 1.0
     x = np.maximum(x / scale, 1e-6)  # EM in units of the wall's bright end: stable for any scanner scale
     options = {"gaussian": [False], "rician": [True], "auto": [False, True]}[distribution]
@@ -134,7 +132,16 @@ def gmm(inp: ScarInput, components: int, distribution: str, rule: str) -> ScarRe
             best = (bic, rician, weights, params)
     _, rician, weights, params = best
     resp, _ = responsibilities(x, weights, params, rician)
-    means = [_mean_of(params, c, rician) for c in range(components)]
+    return x, scale, rician, weights, resp, [_mean_of(params, c, rician) for c in range(components)]
+
+
+def gmm(inp: ScarInput, components: int, distribution: str, rule: str) -> ScarResult:
+    """EM mixture on wall intensities (Karim 2016 "MV"): Gaussian, Rician-healthy + Gaussian,
+    or auto (the better BIC). Rule "mean": seeds above the brightest class mean, grown over the
+    voxels most probably in that class; rule "posterior": every voxel most probably in the
+    brightest class. With 3 components the middle class is the gray zone."""
+    wall = inp.myocardium
+    x, scale, rician, weights, resp, means = fit_wall_mixture(inp.image[wall], components, distribution)
     order = np.argsort(means)
     top, middle = order[-1], order[len(order) // 2] if components == 3 else None
     probable = np.zeros_like(wall)

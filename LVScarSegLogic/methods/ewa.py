@@ -19,25 +19,13 @@ from scipy import ndimage as ndi
 
 from ..masks import components_touching, in_plane_structure
 from .base import ScarInput, ScarResult
-from .clustering import EM_FIT_SAMPLES, _mean_of, em_mixture, responsibilities
+from .clustering import fit_wall_mixture
 from .reference import cavity
 
 
 def ewa(inp: ScarInput, min_weight: float, endocardial: bool) -> ScarResult:
     wall = inp.myocardium
-    x = inp.image[wall].astype(np.float64)
-    scale = float(np.percentile(x, 99)) or 1.0
-    x = np.maximum(x / scale, 1e-6)
-    sample = x if x.size <= EM_FIT_SAMPLES else np.random.default_rng(0).choice(x, EM_FIT_SAMPLES, replace=False)
-    best = None
-    for rician in (False, True):
-        weights, params, ll, _ = em_mixture(sample, 2, rician)
-        bic = -2 * ll * sample.size + 5 * np.log(sample.size)
-        if best is None or bic < best[0]:
-            best = (bic, rician, weights, params)
-    _, rician, weights, params = best
-    resp, _ = responsibilities(x, weights, params, rician)
-    means = [_mean_of(params, c, rician) for c in range(2)]
+    _, scale, rician, _, resp, means = fit_wall_mixture(inp.image[wall], 2, "auto")
     healthy_c, enhanced_c = int(np.argmin(means)), int(np.argmax(means))
     candidate = np.zeros_like(wall)
     candidate[wall] = resp[enhanced_c] > 0.5
