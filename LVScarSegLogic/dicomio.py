@@ -4,7 +4,7 @@ volume slice by slice, and writing a volume as an MR series (phantoms for tests 
 
 Geometry: DICOM is LPS, as a Grid; a slice's ImagePositionPatient is the grid's voxel (0, 0, k),
 ImageOrientationPatient its i and j axes, pixel (row, column) = voxel (j, i). pydicom reads
-headers only (``stop_before_pixels``) when listing.
+headers only (``stop_before_pixels``): a SEG and an SR refer to the source instances, they copy no pixels.
 """
 from __future__ import annotations
 
@@ -135,11 +135,11 @@ def slice_index(ds, grid: Grid) -> int:
 
 
 def source_instances(files: Sequence[Path], grid: Grid) -> List:
-    """The series' instances (pydicom datasets, with pixels) in the grid's k order: the volume's
+    """The series' instances (pydicom datasets, headers only) in the grid's k order: the volume's
     slice k is ``result[k]``. InputError when they do not make exactly the grid's slices."""
     import pydicom
 
-    datasets = [pydicom.dcmread(str(f)) for f in files]
+    datasets = [pydicom.dcmread(str(f), stop_before_pixels=True) for f in files]  # headers: referred to
     if len(datasets) == 1 and int(getattr(datasets[0], "NumberOfFrames", 1) or 1) > 1:
         return datasets  # an enhanced multi-frame instance: its frames are the slices
     by_k = {}
