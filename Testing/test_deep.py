@@ -395,6 +395,49 @@ def test_thick_slice_stacks_are_segmented_in_plane_on_their_own_slices():
     assert prediction.thick_slice_axis((3.0, 1.0, 1.0)) is None and prediction.thick_slice_axis((3.1, 1.0, 1.0)) == 0
 
 
+
+def test_2d_networks_train_on_a_thick_slice_stack_s_own_slices(tmp_path):
+    """Training sees a thick-slice stack as inference does: the 2D networks get its acquired slices
+    (in-plane at 1.25 mm, slice count kept, one plane), never slices interpolated between two
+    acquired ones; 3D networks keep the isotropic grid; the native view survives the cache and
+    the permuted-contrast copy."""
+    from LVScarSegLogic import labels as L
+    from LVScarSegLogic.deep import data as D
+    from LVScarSegLogic.deep.tasks import TASKS
+
+    k, j, i = np.mgrid[:6, :80, :80]
+    r = np.hypot(j - 40, i - 40)
+    codes = np.where(r < 10, L.BLOODPOOL, np.where(r < 16, L.MYOCARDIUM, 0)).astype(np.uint8)
+    codes[0] = 0  # a slice without the heart
+    image = np.where(codes == L.BLOODPOOL, 200.0, np.where(codes == L.MYOCARDIUM, 40.0, 90.0)) + k
+    case = D.prepare(image, codes, (10.0, 1.5, 1.5), "stack", np.random.default_rng(0))
+    assert case.slice_axis == 0 and case.native_spacing == (10.0, 1.25, 1.25)
+    assert case.native_image.shape[0] == 6 and case.image.shape[0] > 6  # own slices vs the 1.25 mm grid
+    cmp, unet3d = TASKS["myocardium-cmpunet"], TASKS["myocardium-unet"]
+    img, cod, spacing, planes = case.view(cmp)
+    assert img is case.native_image and planes == (0,) and spacing == (10.0, 1.25, 1.25)
+    assert case.view(unet3d)[0] is case.image and case.view(unet3d)[3] == ()
+    # each acquired slice one grey level: a sample taken between two slices would show a blend
+    layered = D.prepare(np.broadcast_to(k * 10.0, codes.shape).copy(), codes, (10.0, 1.5, 1.5), "layers",
+                        np.random.default_rng(0))
+    x, y = D.sample_batch([layered], cmp, 16, np.random.default_rng(1))
+    assert x.shape == (16, 1, 96, 96) and set(np.unique(y.numpy())) <= {0, 1, 2}
+    acquired = np.unique(layered.native_image)
+    assert len(acquired) <= 6
+    assert np.isin(np.unique(x[:, 0].numpy()), np.append(acquired, 0.0)).all(), \
+        "a slice interpolated between two acquired ones reached the 2D network"
+    assert len(np.unique(layered.image)) > 6  # (the isotropic grid does blend them)
+    case.save(tmp_path / "c.npz")
+    back = D.PreparedCase.load(tmp_path / "c.npz")
+    assert back.slice_axis == 0 and back.native_spacing == (10.0, 1.25, 1.25)
+    assert np.array_equal(back.native_codes, case.native_codes)
+    swapped = D.permuted(case)
+    assert swapped.native_image.shape == case.native_image.shape
+    blood = case.native_codes == L.BLOODPOOL
+    assert swapped.native_image[blood].mean() < case.native_image[blood].mean()  # blood now darker
+    iso = D.prepare(image, codes, (1.5, 1.5, 1.5), "iso", np.random.default_rng(0))
+    assert iso.native_image is None and iso.view(cmp)[3] == cmp.planes
+
 def test_a_given_lv_centre_replaces_the_localizer(lowres_case, monkeypatch):
     """--lv-center: no localizer and no search; the crop is centred on the point and the LV that
     holds it is kept, also when a bright structure elsewhere would look more like an LV."""

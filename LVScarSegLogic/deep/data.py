@@ -4,13 +4,18 @@ A prepared case holds two views of one labelled volume:
 - ``image``/``codes``: the LV crop (truth box + a random margin) on the working grid
   (``tasks.WORKING_SPACING_MM`` isotropic), image normalized, EMIDEC codes;
 - ``loc_image``/``loc_lv``: the whole field of view at ``tasks.LOCALIZER_SPACING_MM``, for
-  the localizer.
+  the localizer;
+- for a thick-slice stack (EMIDEC, 2D-stack phantoms) also ``native_image``/``native_codes``: the
+  same crop on the image's own slices (in-plane at the working spacing, never interpolated
+  through-plane). 2D networks train on these, as they run at inference (prediction.inference_plan):
+  slices interpolated between two acquired ones are images no scanner made.
 Sources: phantoms generated on the fly (in worker processes), phantom-layout folders and
 EMIDEC PNG exports (``datasets.find_cases``). Prepared cases are cached as ``.npz`` (plain
 arrays, no pickles) so a resumed or repeated training does not regenerate them.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -23,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import geometry
 from .. import labels as L
 from . import prep
 from .tasks import LOCALIZER_SPACING_MM, WORKING_SPACING_MM, Task
@@ -36,19 +42,37 @@ class PreparedCase:
     loc_image: np.ndarray  # float32, localizer grid, normalized
     loc_lv: np.ndarray  # uint8 0/1: LV cavity + wall, localizer grid
     source: str = "phantom"
+    # thick-slice stacks only: the crop on the image's own slices (see the module docstring)
+    native_image: Optional[np.ndarray] = None  # float32 (k, j, i), normalized
+    native_codes: Optional[np.ndarray] = None  # uint8
+    native_spacing: Tuple[float, float, float] = ()  # mm, k, j, i
+    slice_axis: int = -1  # the acquisition's slice axis of the native arrays; -1: none
+
+    def view(self, task: Task) -> Tuple[np.ndarray, np.ndarray, Tuple[float, ...], Tuple[int, ...]]:
+        """(image, codes, spacing k, j, i in mm, planes) as ``task``'s network sees this case at
+        inference: a 2D network on a thick-slice stack gets the native slices, one plane."""
+        if task.dims == 2 and self.native_image is not None:
+            return self.native_image, self.native_codes, tuple(self.native_spacing), (self.slice_axis,)
+        return self.image, self.codes, (task.spacing_mm,) * 3, task.planes
 
     def save(self, path: Path) -> None:
         tmp = path.with_name(path.name + ".part.npz")
+        native = {} if self.native_image is None else dict(
+            native_image=self.native_image.astype(np.float16), native_codes=self.native_codes,
+            native_spacing=np.asarray(self.native_spacing, np.float64), slice_axis=np.array(self.slice_axis))
         np.savez_compressed(tmp, image=self.image.astype(np.float16), codes=self.codes,
                             loc_image=self.loc_image.astype(np.float16), loc_lv=self.loc_lv,
-                            source=np.array(self.source), name=np.array(self.name))
+                            source=np.array(self.source), name=np.array(self.name), **native)
         os.replace(tmp, path)
 
     @staticmethod
     def load(path: Path) -> "PreparedCase":
         with np.load(path, allow_pickle=False) as z:
+            native = {} if "native_image" not in z.files else dict(
+                native_image=z["native_image"].astype(np.float32), native_codes=z["native_codes"],
+                native_spacing=tuple(float(v) for v in z["native_spacing"]), slice_axis=int(z["slice_axis"]))
             return PreparedCase(str(z["name"]), z["image"].astype(np.float32), z["codes"],
-                                z["loc_image"].astype(np.float32), z["loc_lv"], str(z["source"]))
+                                z["loc_image"].astype(np.float32), z["loc_lv"], str(z["source"]), **native)
 
 
 def prepare(image: np.ndarray, codes: np.ndarray, spacing_kji: Sequence[float], name: str, rng,
@@ -68,8 +92,19 @@ def prepare(image: np.ndarray, codes: np.ndarray, spacing_kji: Sequence[float], 
     loc_shape = prep.working_shape(image.shape, spacing_kji, LOCALIZER_SPACING_MM)
     loc = prep.resample(torch.from_numpy(image.astype(np.float32)), loc_shape, "linear").numpy()
     loc_lv = prep.resample(torch.from_numpy(lv.astype(np.float32)), loc_shape, "linear").numpy() >= 0.5
+    native = {}
+    axis = geometry.thick_slice_axis(geometry.spacing_kji(spacing_kji), geometry.THICK_SLICE_RATIO)
+    if axis is not None:
+        spacing = [WORKING_SPACING_MM] * 3
+        spacing[axis] = float(spacing_kji[axis])
+        nshape = list(prep.working_shape(crop.shape, spacing_kji, WORKING_SPACING_MM))
+        nshape[axis] = crop.shape[axis]
+        nimg = prep.resample(torch.from_numpy(crop), tuple(nshape), "linear").numpy()
+        ncodes = prep.resample(torch.from_numpy(codes[box].astype(np.uint8)), tuple(nshape), "nearest").numpy()
+        native = dict(native_image=prep.normalize(nimg), native_codes=ncodes.astype(np.uint8),
+                      native_spacing=tuple(spacing), slice_axis=int(axis))
     return PreparedCase(name, prep.normalize(work), work_codes.astype(np.uint8), prep.normalize(loc),
-                        loc_lv.astype(np.uint8), source)
+                        loc_lv.astype(np.uint8), source, **native)
 
 
 def _phantom_worker(args) -> PreparedCase:
@@ -179,7 +214,8 @@ def sample_batch(cases: Sequence[PreparedCase], task: Task, n: int, rng) -> Tupl
         if task.target == "localizer":
             vol, lab, focus = case.loc_image, case.loc_lv.astype(np.int64), 0.5
         else:
-            vol, lab, focus = case.image, case.codes, 0.8
+            vol, lab, _, planes = case.view(task)
+            focus = 0.8
         wall = np.isin(lab, L.LV_MYOCARDIUM_CODES) if task.target != "localizer" else lab > 0
         if task.dims == 3:
             size = task.patch
@@ -187,7 +223,7 @@ def sample_batch(cases: Sequence[PreparedCase], task: Task, n: int, rng) -> Tupl
             win = _random_window(rng, wall, size, focus)
             v, c, w = vol[win], lab[win], wall[win]
         else:
-            axis = int(task.planes[rng.integers(len(task.planes))])
+            axis = int(planes[rng.integers(len(planes))])
             vol, lab, wall = (np.moveaxis(a, axis, 0) for a in (vol, lab, wall))
             has = np.flatnonzero(wall.reshape(wall.shape[0], -1).any(1))
             k = int(has[rng.integers(has.size)]) if has.size and rng.random() < focus else int(rng.integers(wall.shape[0]))
@@ -264,6 +300,14 @@ def intensity_remap(img: torch.Tensor, gen: torch.Generator, keep: float = 0.2) 
     knots = torch.cat([torch.zeros(n, 1, device=dev), inner, torch.ones(n, 1, device=dev)], 1)
     curved = _piecewise_linear(z, knots)
     return torch.where((torch.rand(n, generator=gen, device=dev) < keep).view(shape1), z, curved)
+
+
+def permuted(case: PreparedCase) -> PreparedCase:
+    """``case`` with blood pool and wall brightness exchanged (``swap_brightness``) in every view."""
+    native = {} if case.native_image is None else dict(
+        native_image=swap_brightness(case.native_image, case.native_codes))
+    return dataclasses.replace(case, name=f"{case.name}-permuted", image=swap_brightness(case.image, case.codes),
+                               source=f"{case.source}-permuted", **native)
 
 
 def swap_brightness(image: np.ndarray, codes: np.ndarray, a: int = L.BLOODPOOL, b: int = L.MYOCARDIUM

@@ -64,17 +64,18 @@ def validate(model, task: Task, cases: Sequence[D.PreparedCase], device: torch.d
             probs, _ = predict(model, task, torch.from_numpy(case.loc_image)[None], device)
             scores.append(dice(probs.argmax(0).numpy() == 1, case.loc_lv > 0))
             continue
-        wall = np.isin(case.codes, L.LV_MYOCARDIUM_CODES)
-        img = torch.from_numpy(case.image)
+        image, codes, spacing, planes = case.view(task)  # thick-slice stacks: on their own slices
+        wall = np.isin(codes, L.LV_MYOCARDIUM_CODES)
+        img = torch.from_numpy(image)
         if task.target == "myocardium":
-            probs, _ = predict(model, task, img[None], device)
+            probs, _ = predict(model, task, img[None], device, planes=planes)
             scores.append(dice(probs.argmax(0).numpy() == 2, wall))
             continue
-        drawn = observer_myocardium(wall, (task.spacing_mm,) * 3, seed=n, cavity=case.codes == L.BLOODPOOL)
+        drawn = observer_myocardium(wall, spacing, seed=n, cavity=codes == L.BLOODPOOL)
         for given in (wall, drawn):
-            probs, _ = predict(model, task, torch.stack([img, torch.from_numpy(given).float()]), device)
+            probs, _ = predict(model, task, torch.stack([img, torch.from_numpy(given).float()]), device, planes=planes)
             # as at inference: only in the given wall grown by a voxel
             pred = np.isin(probs.argmax(0).numpy(), (2, 3)) & ndi.binary_dilation(given)
-            scores.append(dice(pred, np.isin(case.codes, L.INFARCT_CODES)))
+            scores.append(dice(pred, np.isin(codes, L.INFARCT_CODES)))
     model.train()
     return float(np.mean(scores)) if scores else float("nan")

@@ -81,8 +81,7 @@ def load_data(cfg: TrainConfig, rank: int, world: int, progress) -> Tuple[List, 
     if cfg.synth_appearance and TASKS[cfg.task].target == "myocardium":
         # a network trained for any contrast is also chosen on another contrast: each validation
         # case once more with blood pool and wall brightness exchanged
-        val += [D.PreparedCase(f"{c.name}-permuted", D.swap_brightness(c.image, c.codes), c.codes, c.loc_image,
-                               c.loc_lv, f"{c.source}-permuted") for c in val]
+        val += [D.permuted(c) for c in val]
     return train, val, sources
 
 
