@@ -1,5 +1,6 @@
 """The synthetic LGE phantom: deterministic, anatomically plausible, with truthful labels."""
 import numpy as np
+from scipy import ndimage as ndi
 import pytest
 
 from LVScarSegLogic import labels as L
@@ -92,3 +93,33 @@ def test_large_field_of_view_has_the_heart_as_a_small_part():
     assert abs(np.linalg.det(grid.direction_matrix) - 1.0) < 1e-9
     air = image[:, :8, :8].astype(float)  # corners of the field of view: air outside the body
     assert air.mean() == pytest.approx(np.sqrt(np.pi / 2) * meta["sigma"], rel=0.15)  # Rayleigh mean
+
+
+def test_second_style_draws_lge_from_a_given_label_map():
+    """phantom/from_labels.py: an image from someone else's label map (here a ring with an
+    infarct), the same seed giving the same image; "lge" keeps the LGE order on average (infarct
+    brighter than the nulled wall), "random" also gives blood darker than the wall; the labels
+    are only read."""
+    from LVScarSegLogic import labels as L
+    from LVScarSegLogic.phantom.from_labels import lge_from_labels
+
+    k, j, i = np.mgrid[:4, :64, :64]
+    r, angle = np.hypot(j - 32, i - 32), np.arctan2(j - 32, i - 32)
+    codes = np.where(r < 9, L.BLOODPOOL, np.where(r < 15, L.MYOCARDIUM, 0)).astype(np.uint8)
+    codes[(codes == L.MYOCARDIUM) & (angle > 0) & (angle < 1.2)] = L.SCAR
+    before = codes.copy()
+    a, info = lge_from_labels(codes, (10.0, 1.5, 1.5), seed=3)
+    b, _ = lge_from_labels(codes, (10.0, 1.5, 1.5), seed=3)
+    assert np.array_equal(codes, before) and a.dtype == np.int16 and a.shape == codes.shape
+    assert np.array_equal(a, b) and not np.array_equal(a, lge_from_labels(codes, (10.0, 1.5, 1.5), seed=4)[0])
+    assert info["style"] == "lge" and 3.0 <= info["cnr"] <= 12.0
+    inner = ndi.binary_erosion(codes == L.SCAR, np.ones((1, 3, 3), bool))
+    healthy = ndi.binary_erosion(codes == L.MYOCARDIUM, np.ones((1, 3, 3), bool))
+    for seed in range(5):
+        img = lge_from_labels(codes, (10.0, 1.5, 1.5), seed=seed)[0].astype(float)
+        assert img[inner].mean() > img[healthy].mean() * 1.5
+    darker = [lge_from_labels(codes, (10.0, 1.5, 1.5), seed=s, style="random")[0].astype(float) for s in range(12)]
+    blood = codes == L.BLOODPOOL
+    assert any(d[blood].mean() < d[healthy].mean() for d in darker)
+    with pytest.raises(ValueError, match="style"):
+        lge_from_labels(codes, (10.0, 1.5, 1.5), seed=0, style="ct")
