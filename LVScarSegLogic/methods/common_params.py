@@ -8,7 +8,7 @@ from .registry import Param
 
 COMMON_PARAMS: Tuple[Param, ...] = (
     Param("endo_guard", "bool", True,
-          "Drop scar within two voxels of the wall's border that is no brighter than the brightest "
+          "Drop scar in the wall's border voxels (one voxel, in-plane) that is no brighter than the brightest "
           "neighbouring blood or fat + 0.5 remote SD: partial volume, or a contour drawn too wide."),
     Param("min_contrast_sd", "float", 3.0,
           "Keep a scar component only if its mean signal exceeds remote mean + this many SD "
