@@ -35,7 +35,7 @@ def test_segment_writes_a_seg_nrrd_on_the_image_grid_and_a_contract_report(lowre
     assert report["input"]["size"] == list(lowres_case["grid"].size_ijk)
     from LVScarSegLogic.methods import registry
 
-    # the benchmark's best: cmpunet with PyTorch installed, random-forest without
+    # the best on real data: cmpunet with PyTorch installed, ewa without
     assert report["methods"]["scar"]["name"] == registry.default_method("scar")
     assert report["methods"]["myocardium"]["name"] == "given"
     v = report["volumes_ml"]
@@ -45,7 +45,7 @@ def test_segment_writes_a_seg_nrrd_on_the_image_grid_and_a_contract_report(lowre
     # The reader's contour is the wall: by default the output's LV myocardium is the given mask,
     # voxel for voxel, for every kind of method; growing it is opt-in and reported.
     given = np.isin(lowres_case["codes"], L.LV_MYOCARDIUM_CODES)
-    default = registry.get(registry.default_method("scar"), "scar")  # cmpunet with torch, random-forest without
+    default = registry.get(registry.default_method("scar"), "scar")  # cmpunet with torch, ewa without
     default_grow = "grow_wall_voxels" if any(p.name == "grow_wall_voxels" for p in default.params) else "repair_voxels"
     for method, grow in (("random-forest", "repair_voxels"), ("fwhm", "repair_voxels"), (None, default_grow)):
         args = ["--scar-method", method] if method else []

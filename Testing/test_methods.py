@@ -53,11 +53,11 @@ def run(name, image, wall, grid, **params):
 
 
 def test_default_scar_method_is_the_benchmark_best_that_can_run():
-    """cmpunet where PyTorch and MONAI are installed, random-forest (best classical) where not."""
+    """cmpunet where PyTorch and MONAI are installed, ewa (best classical on data we did not make) where not."""
     import importlib.util
 
     deep = all(importlib.util.find_spec(m) is not None for m in ("torch", "monai"))
-    assert registry.default_method("scar") == ("cmpunet" if deep else "random-forest")
+    assert registry.default_method("scar") == ("cmpunet" if deep else "ewa")
 
 
 def test_registry_declares_every_classical_method_with_shared_postprocessing():
