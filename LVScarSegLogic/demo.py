@@ -25,9 +25,9 @@ def run_demo(out_dir, progress) -> int:
     write_volume(image_path, image, grid)
     write_volume(truth_path, codes, grid)
     seg_path, report_path = out / "phantom_lge.seg.nrrd", out / "phantom_lge_report.json"
-    from .methods.declarations import _deep_learning_installed
+    from .methods.defaults import deep_learning_installed
 
-    automatic = _deep_learning_installed()  # fully automatic with PyTorch; else inside the true wall
+    automatic = deep_learning_installed()  # fully automatic with PyTorch; else inside the true wall
     report = segment(str(image_path), str(seg_path), myocardium=None if automatic else str(truth_path),
                      report_path=str(report_path), progress=progress)
     pred, _ = read_label_codes(seg_path, grid, role="segmentation")

@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from .geometry import spacing_kji, thick_slice_axis
+from .lazy import ndi
 
 FULL_CONNECTIVITY = np.ones((3, 3, 3), dtype=bool)
 

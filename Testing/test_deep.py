@@ -58,7 +58,7 @@ def test_working_grid_round_trip_keeps_geometry():
 def test_training_walls_are_drawn_like_an_observer():
     """The scar networks learn from walls a voxel too tight here and too wide there (as people and
     the myocardium networks draw them), not only from the true wall."""
-    from LVScarSegLogic.deep.data import observer_wall
+    from LVScarSegLogic.deep.augment import observer_wall
 
     yy, xx = torch.meshgrid(torch.arange(96), torch.arange(96), indexing="ij")
     r = ((yy - 48) ** 2 + (xx - 48) ** 2).float().sqrt()
@@ -82,17 +82,17 @@ def test_localizer_intensity_augmentation_keeps_the_order_of_tissue_brightness()
     texture is a positive multiplicative field."""
     import torch
 
-    from LVScarSegLogic.deep import data as D
+    from LVScarSegLogic.deep import augment as A
 
     gen = torch.Generator().manual_seed(0)
     img = torch.rand(6, 1, 8, 16, 16) * 3 + 1
-    out = D.intensity_remap(img, gen, keep=0.0)
+    out = A.intensity_remap(img, gen, keep=0.0)
     assert out.min() >= 0 and out.max() <= 1.0 + 1e-6
     for before, after in zip(img.reshape(6, -1), out.reshape(6, -1)):
         assert (after[torch.argsort(before)].diff() >= -1e-6).all()
     medians = out.reshape(6, -1).median(1).values
     assert medians.max() - medians.min() > 0.1  # a different curve for each sample
-    textured = D.clutter_field(out + 0.5, gen, probability=1.0)
+    textured = A.clutter_field(out + 0.5, gen, probability=1.0)
     assert (textured > 0).all() and not torch.allclose(textured, out + 0.5)
 
 

@@ -76,6 +76,30 @@ def test_registry_declares_every_classical_method_with_shared_postprocessing():
         registry.get("nonsense", "scar")
 
 
+def test_every_method_is_declared_on_the_function_that_implements_it():
+    """Declarations live next to the code (a decorator per method, as MONAI registers networks):
+    each method's entry is a function of the module that declared it, the order is the same in a
+    fresh process that imported a method module first, and a second declaration of a name fails."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    from LVScarSegLogic.methods.declare import scar_method
+
+    for m in registry.methods():
+        module, func = m.entry.split(":")
+        assert module in registry.METHOD_MODULES, m.entry
+        assert callable(m.function()), m.entry
+    assert registry.get("otsu", "scar").function().__name__ == "otsu"
+    listed = [m.key for m in registry.methods()]
+    code = ("import LVScarSegLogic.methods.deep_methods, LVScarSegLogic.methods.ewa\n"
+            "from LVScarSegLogic.methods import registry\nprint(' '.join(m.key for m in registry.methods()))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.stdout.split() == listed, r.stderr
+    with pytest.raises(ValueError, match="registered twice"):
+        scar_method(name="otsu", family="threshold", summary="again")(lambda inp: None)
+
+
 def test_the_readme_method_tables_are_the_registry():
     from conftest import ROOT
     from LVScarSegLogic.methods.table import markdown

@@ -37,7 +37,7 @@ class TrainConfig:
     cache: Optional[str] = None
     license: str = "BSD-3-Clause"
     init: Optional[str] = None  # start from this model file's weights (fine-tuning)
-    synth_appearance: bool = False  # myocardium tasks: each tissue's brightness drawn anew (data.random_appearance)
+    synth_appearance: bool = False  # myocardium tasks: each tissue's brightness drawn anew (augment.random_appearance)
 
     def check(self) -> None:
         """InputError naming the first option out of range (a run that cannot start fails here)."""

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from ..errors import InputError
 from ..files import sha256_of as sha256_of_file
 from . import data as D
+from .augment import augment
 from .checkpoint import Checkpoint, _unwrap
 from .config import EMIDEC_LICENSE, TrainConfig
 from .model_card import write_model
@@ -171,7 +172,7 @@ def _train(cfg, task, device, rank, world, say, t0) -> Dict[str, object]:
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, cfg, time.perf_counter() - t_loop)
         x, y = D.sample_batch(train_cases, task, per_rank_batch, rng)
-        x, y = D.augment(x.to(device), y.to(device), task, gen, synth=cfg.synth_appearance)
+        x, y = augment(x.to(device), y.to(device), task, gen, synth=cfg.synth_appearance)
         region = loss_region(x, task)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             logits = model(x)

@@ -7,14 +7,16 @@ Classes: 0 healthy, 1 gray zone, 2 scar (MVO is found afterwards as a dark enclo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Callable, Dict, Tuple
 
 import numpy as np
 
 from ..errors import InputError
 from ..files import sha256_of
 from .base import ScarInput, ScarResult
+from .declare import scar_method
 from .features import FEATURES, voxel_features
+from .registry import Param
 
 KINDS = ("svm", "knn", "random-forest", "mlp")
 
@@ -22,8 +24,8 @@ KINDS = ("svm", "knn", "random-forest", "mlp")
 def load_model(path) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
     """Tensors and metadata of a model file, after checking its SHA-256 against the manifest
     beside it (``NAME.json``)."""
-    from safetensors.numpy import load_file
     from safetensors import safe_open
+    from safetensors.numpy import load_file
 
     from ..models import verified_manifest
 
@@ -126,17 +128,36 @@ def classify(inp: ScarInput, kind: str, model: str = "") -> ScarResult:
     return ScarResult(scar=scar, grayzone=gray, info={"model": str(path), "model_sha256": sha256_of(path)})
 
 
+# What every classifier declares; the README says more about the features under the method table.
+_MODEL = Param("model", "path", "", "A model file from `lvscarseg train-classifier` (.safetensors with its .json "
+               "manifest beside it); empty: the shipped model trained on phantoms.")
+_DOC = ("Voxel classifier (healthy / gray zone / scar) on 9 per-case-normalised features. The shipped model "
+        "was trained on 16 phantoms (true and observer walls, seed 9000); `--param model=` takes one from "
+        "`lvscarseg train-classifier`.")
+
+
+def _classifier(name: str, what: str, reference: str) -> Callable:
+    return scar_method(name=name, family="classifier",
+                       summary=f"{what} on per-voxel features (signal against remote and blood, local statistics, "
+                               "transmural depth); healthy / gray zone / scar.",
+                       doc=_DOC, params=(_MODEL,), optional_inputs=("remote",), reference=reference)
+
+
+@_classifier("svm", "Support-vector machine (RBF kernel, one-vs-rest)", "Cortes & Vapnik 1995")
 def svm(inp: ScarInput, model: str) -> ScarResult:
     return classify(inp, "svm", model)
 
 
+@_classifier("knn", "k-nearest neighbours (k = 15)", "lecture's KNN baseline (Zabihollahy 2019 comparison)")
 def knn(inp: ScarInput, model: str) -> ScarResult:
     return classify(inp, "knn", model)
 
 
+@_classifier("random-forest", "Random forest (40 trees)", "Breiman 2001")
 def random_forest(inp: ScarInput, model: str) -> ScarResult:
     return classify(inp, "random-forest", model)
 
 
+@_classifier("mlp", "Multilayer perceptron (32-16 hidden units)", "lecture's ANN")
 def mlp(inp: ScarInput, model: str) -> ScarResult:
     return classify(inp, "mlp", model)

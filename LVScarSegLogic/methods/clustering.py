@@ -4,10 +4,12 @@ from __future__ import annotations
 from typing import Tuple
 
 import numpy as np
-from scipy import special
 
+from ..lazy import special
 from ..masks import components_touching
 from .base import ScarInput, ScarResult
+from .declare import scar_method
+from .registry import Param
 
 
 def kmeans_1d(values: np.ndarray, k: int, iterations: int = 50) -> Tuple[np.ndarray, np.ndarray]:
@@ -25,6 +27,14 @@ def kmeans_1d(values: np.ndarray, k: int, iterations: int = 50) -> Tuple[np.ndar
     return centres, np.searchsorted(edges, values)
 
 
+@scar_method(
+    name="kmeans",
+    family="clustering",
+    summary="k-means on the wall's intensities: 2 clusters (remote / scar) or 3 (remote / gray zone / scar).",
+    doc="1D k-means of the wall: 2 clusters, or 3 (remote / gray zone / scar).",
+    params=(Param("clusters", "int", 3, "2: remote and scar; 3: remote, gray zone and scar.", min=2, max=3),),
+    reference="Lloyd 1982; lecture's clustering baseline",
+)
 def kmeans(inp: ScarInput, clusters: int) -> ScarResult:
     """k-means on wall intensities: 2 clusters (remote / scar) or 3 (remote / gray zone / scar).
     The brightest cluster is scar; with 3, the middle one is the gray zone."""
@@ -135,6 +145,24 @@ def fit_wall_mixture(values: np.ndarray, components: int, distribution: str):
     return x, scale, rician, weights, resp, [_mean_of(params, c, rician) for c in range(components)]
 
 
+@scar_method(
+    name="gmm",
+    family="clustering",
+    summary="EM mixture model of the wall's intensities (Gaussian or Rician healthy class); scar above the "
+            "brightest class mean or by posterior.",
+    doc="EM mixture (Karim 2016 \"MV\"): Gaussian or Rician healthy class (auto: lower BIC); seeds above "
+        "the brightest class mean grown over voxels of that class, or posterior rule; 3 components give a "
+        "gray zone.",
+    params=(
+        Param("components", "int", 2, "2: healthy and scar; 3: healthy, gray zone and scar.", min=2, max=3),
+        Param("distribution", "choice", "auto", "Healthy class Gaussian, Rician, or auto (lower BIC).",
+              choices=("auto", "gaussian", "rician")),
+        Param("rule", "choice", "mean", "mean: seeds above the brightest class's mean grown over the voxels "
+              "most probably in that class (Karim 2016 'MV'); posterior: every voxel most probably in the "
+              "brightest class.", choices=("mean", "posterior")),
+    ),
+    reference="Karim 2016 MedIA 30:95 (Hennemuth's EM method)",
+)
 def gmm(inp: ScarInput, components: int, distribution: str, rule: str) -> ScarResult:
     """EM mixture on wall intensities (Karim 2016 "MV"): Gaussian, Rician-healthy + Gaussian,
     or auto (the better BIC). Rule "mean": seeds above the brightest class mean, grown over the

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from ..geometry import spacing_kji
+from ..lazy import ndi
 from ..masks import erode_borders
 
 

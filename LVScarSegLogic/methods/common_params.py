@@ -1,6 +1,7 @@
-"""Parameters of the post-processing every scar method gets (see postprocess.py).
+"""Parameters shared by several methods: the post-processing every classical scar method gets
+(see postprocess.py), and a few that several methods declare.
 
-Kept apart from postprocess.py so that reading the registry imports neither numpy nor scipy.
+Kept apart from postprocess.py so that reading the declarations imports no scipy.
 """
 from typing import Tuple
 
@@ -25,3 +26,16 @@ COMMON_PARAMS: Tuple[Param, ...] = (
           min=0, max=3),
 )
 COMMON_NAMES = tuple(p.name for p in COMMON_PARAMS)
+
+# --- declared by several methods ---
+SLICE_STATISTICS = Param(
+    "statistics", "choice", "auto",
+    "Remote-myocardium statistics per slice (as in Bondarenko 2005, for 2D stacks), for the whole "
+    "volume, or auto: per slice when the slices are thicker than 2.5x the in-plane spacing.",
+    choices=("auto", "slice", "volume"))
+VARIANT = Param("variant", "choice", "enhanced",
+                "enhanced: this project's form (stated deviations, shared post-processing); textbook: the exact "
+                "literature form, without any of the shared post-processing (for comparison).",
+                choices=("enhanced", "textbook"))
+CORE_SD = Param("core_sd", "float", 5.0, "Automatic seeds: enhanced cores whose smoothed signal exceeds remote "
+                "mean + this many SD (no core, no scar).", min=2.0, max=10.0)

@@ -12,12 +12,14 @@ import numpy as np
 
 from ..errors import InputError
 from .base import ScarInput, ScarResult
+from .declare import myocardium_method, scar_method
+from .registry import Param
 
 
 def _require_torch(method: str) -> None:
     try:
-        import torch  # noqa: F401
         import monai  # noqa: F401
+        import torch  # noqa: F401
     except ImportError:
         raise InputError(f"method {method} needs PyTorch and MONAI: pip install 'LVScarSeg[dl]' "
                          "(in Slicer: the PyTorch extension), or choose a classical method") from None
@@ -64,10 +66,34 @@ def _scar(method: str, inp: ScarInput, tta: bool = False, model: str = "", min_i
 
 
 # The registry's entry points: one function per network, the same code behind them.
-scar_cnn = partial(_scar, "cnn")
-scar_unet = partial(_scar, "unet")
-scar_cmpunet = partial(_scar, "cmpunet")
-scar_gan = partial(_scar, "gan")
+_TTA = Param("tta", "bool", False, "Test-time augmentation: also predict the mirrored image and average (slower; "
+             "gives the disagreement map written by --uncertainty).")
+_DL_MODEL = Param("model", "path", "", "A model file from `lvscarseg train` (.safetensors with its .json manifest "
+                  "beside it); empty: the shipped model.")
+_MIN_INFARCT = Param("min_infarct_mm3", "float", 20.0, "Infarct components smaller than this are dropped (mm^3).",
+                     min=0.0, max=5000.0)
+_GROW_WALL = Param("grow_wall_voxels", "int", 0, "Opt-in: infarct may reach this many voxels (in-plane) beyond a "
+                   "given myocardium where the network calls it infarct (a contour drawn too tight); the report says "
+                   "how much was added. 0 (default): the given myocardium is the wall. A wall drawn by a myocardium "
+                   "model always allows 1 (the networks were trained for that).", min=0, max=3)
+
+
+def _network_scar(name: str, summary: str, reference: str):
+    return scar_method(name=name, family="deep learning", summary=summary,
+                       params=(_TTA, _DL_MODEL, _MIN_INFARCT, _GROW_WALL), needs=("myocardium", "torch"),
+                       reference=reference, common=False, entry=f"deep_methods:scar_{name}")(partial(_scar, name))
+
+
+scar_cnn = _network_scar("cnn", "The lecture's patch CNN: each wall voxel classified from the 21x21-voxel patch "
+                         "around it (healthy / gray zone / scar / MVO).",
+                         "Zabihollahy, White, Ukwatta, Proc SPIE 10575 (2018)")
+scar_unet = _network_scar("unet", "3D residual U-Net (MONAI) on the image and the wall mask: healthy / gray zone / "
+                          "scar / MVO.", "Ronneberger 2015; Cicek 2016; MONAI UNet")
+scar_cmpunet = _network_scar("cmpunet", "Cascaded multi-planar U-Net, scar stage: 2D U-Net across the three planes "
+                             "on the image and the wall, probabilities averaged.",
+                             "Zabihollahy et al., Med Phys 2020 (CMPU-Net)")
+scar_gan = _network_scar("gan", "U-Net generator trained against a CNN discriminator (adversarial + Dice + "
+                         "cross-entropy).", "Goodfellow 2014; Isola 2017 (pix2pix); lecture's GAN")
 
 
 def _myocardium(method: str, image: np.ndarray, spacing_ijk, device: str = "auto", progress=lambda f, m: None,
@@ -83,6 +109,24 @@ def _myocardium(method: str, image: np.ndarray, spacing_ijk, device: str = "auto
                               localizer_model or None, progress, localize, lv_center_kji)
 
 
-myocardium_unet = partial(_myocardium, "unet")
-myocardium_cmpunet = partial(_myocardium, "cmpunet")
-myocardium_gan = partial(_myocardium, "gan")
+_MYO_PARAMS = (
+    Param("myo_tta", "bool", False, "Test-time augmentation for the myocardium network (mirrored predictions "
+          "averaged)."),
+    Param("myo_model", "path", "", "Myocardium model file from `lvscarseg train`; empty: the shipped one."),
+    Param("localizer_model", "path", "", "LV localizer model file; empty: the shipped one."),
+    Param("localize", "bool", True, "Find the LV first (3D U-Net at 4 mm) and segment a crop around it; off: "
+          "search the whole image (slower; for images already cropped around the heart)."),
+)
+
+
+def _network_myocardium(name: str, summary: str):
+    return myocardium_method(name=name, family="deep learning", summary=summary, params=_MYO_PARAMS,
+                             needs=("torch",), reference="LV localized by a 3D U-Net at 4 mm, then the crop at 1.25 mm",
+                             entry=f"deep_methods:myocardium_{name}")(partial(_myocardium, name))
+
+
+myocardium_unet = _network_myocardium("unet", "3D residual U-Net (MONAI) on the localized LV crop: blood pool and "
+                                      "LV wall.")
+myocardium_cmpunet = _network_myocardium("cmpunet", "Cascaded multi-planar U-Net, myocardium stage: a 2D U-Net "
+                                         "across the three planes, probabilities averaged.")
+myocardium_gan = _network_myocardium("gan", "2D U-Net generator trained against a CNN discriminator.")

@@ -15,14 +15,33 @@ not Segment's code: the details below are ours.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage as ndi
 
+from ..lazy import ndi
 from ..masks import components_touching, in_plane_structure
 from .base import ScarInput, ScarResult
 from .clustering import fit_wall_mixture
+from .declare import scar_method
 from .reference import cavity
+from .registry import Param
 
 
+@scar_method(
+    name="ewa",
+    family="clustering",
+    summary="EWA-style (Engblom 2016): EM threshold between healthy and enhanced myocardium, partial-volume "
+            "weights, infarct regions reaching the endocardium.",
+    doc="After Engblom 2016 (Segment's auto scar), our reading of it: a two-class EM of the wall (healthy "
+        "Rician or Gaussian by BIC), candidates more probably enhanced; partial-volume weight (I - healthy) / "
+        "(core - healthy), voxels below `min_weight` dropped; a region not touching the endocardium dropped "
+        "(`endocardial`), then the shared post-processing.",
+    params=(
+        Param("min_weight", "float", 0.6, "Partial-volume weight below which an enhanced-looking voxel is not "
+              "scar (0: every EM candidate); 0.6 chosen on EMIDEC's training exams.", min=0.0, max=1.0),
+        Param("endocardial", "bool", True, "Keep only infarct regions that touch the endocardium (ischaemic "
+              "scar starts there)."),
+    ),
+    reference="Engblom 2016 JCMR 18:27; Heiberg 2008 (partial-volume weighting)",
+)
 def ewa(inp: ScarInput, min_weight: float, endocardial: bool) -> ScarResult:
     wall = inp.myocardium
     _, scale, rician, _, resp, means = fit_wall_mixture(inp.image[wall], 2, "auto")

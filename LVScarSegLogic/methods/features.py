@@ -6,8 +6,8 @@ so a model trained on one scanner's scale works on another's.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage as ndi
 
+from ..lazy import ndi
 from ..masks import slice_axis
 from .base import ScarInput
 from .common import local_mean

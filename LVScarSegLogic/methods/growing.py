@@ -7,10 +7,34 @@ import numpy as np
 
 from ..masks import components_touching
 from .base import ScarInput, ScarResult
+from .common_params import CORE_SD, VARIANT
+from .declare import scar_method
 from .reference import remote_stats
+from .registry import Param
 from .threshold import seed_mask
 
 
+@scar_method(
+    name="region-growing",
+    family="region growing",
+    summary="Seeded confidence-connected region growing inside the wall, from user seeds or automatic "
+            "enhanced cores.",
+    doc="Confidence-connected growth (ITK's rule: within mean ± `multiplier` SD of the region, "
+        "re-estimated) from seeds or automatic cores, inside the wall. Deviation: never below remote + "
+        "`floor_sd` SD, or the region's SD widens with every gray-zone voxel and growth runs into healthy "
+        "wall.",
+    params=(
+        Param("multiplier", "float", 2.5, "Include neighbours within mean +- multiplier x SD of the region.",
+              min=0.5, max=6.0),
+        Param("iterations", "int", 3, "Times the region's mean and SD are re-estimated.", min=0, max=20),
+        Param("floor_sd", "float", 3.0, "Growth never enters signal below remote mean + this many SD.",
+              min=0.0, max=8.0),
+        CORE_SD,
+        VARIANT,
+    ),
+    optional_inputs=("seeds", "remote"),
+    reference="ITK ConfidenceConnectedImageFilter; region growing as in Karim 2016",
+)
 def region_growing(inp: ScarInput, multiplier: float, iterations: int, floor_sd: float, core_sd: float,
                    variant: str = "enhanced") -> ScarResult:
     """Grow from seeds (user points or automatic enhanced cores) to connected wall voxels whose

@@ -5,7 +5,9 @@ import numpy as np
 
 from ..masks import bounding_box, slice_axis
 from .base import ScarInput, ScarResult
+from .declare import scar_method
 from .reference import remote_stats
+from .registry import Param
 
 
 def _reset_smoothing_phase() -> None:
@@ -20,6 +22,21 @@ def _reset_smoothing_phase() -> None:
                                            lambda u: morphsnakes.inf_sup(morphsnakes.sup_inf(u))])
 
 
+@scar_method(
+    name="levelset",
+    family="active contour",
+    summary="Chan-Vese active contour by morphological level sets inside the wall.",
+    doc="Chan–Vese by morphological level sets (scikit-image) inside the wall, started above remote + "
+        "`init_sd` SD; 2D stacks slice by slice.",
+    params=(
+        Param("iterations", "int", 15, "Level-set iterations (the contour settles within about 12 on phantoms).",
+              min=1, max=500),
+        Param("smoothing", "int", 1, "Curvature smoothing steps per iteration.", min=0, max=4),
+        Param("init_sd", "float", 3.0, "Initial contour: voxels above remote mean + this many SD.",
+              min=1.0, max=8.0),
+    ),
+    reference="Chan & Vese 2001; Marquez-Neila 2014 (morphological snakes)",
+)
 def levelset(inp: ScarInput, iterations: int, smoothing: int, init_sd: float) -> ScarResult:
     """Chan-Vese (two-phase, piecewise constant) by morphological level sets (Marquez-Neila 2014,
     scikit-image), started from the voxels above remote mean + ``init_sd`` SD. Outside the wall

@@ -12,8 +12,8 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage as ndi
 
+from ..lazy import ndi
 from ..masks import FULL_CONNECTIVITY, in_plane_structure, remove_small, slice_axis
 from .base import ScarInput, ScarResult
 from .reference import around_wall, blood_level, cavity, remote_stats

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Dict, Optional, Tuple
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from ..errors import InputError
+from ..lazy import ndi
 from ..masks import bounding_box, erode_borders, plane_structure, slice_axis
 from .base import ScarInput
 from .common import automatic_remote

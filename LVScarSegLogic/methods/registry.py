@@ -1,9 +1,12 @@
-"""The method registry: every method and its typed parameters, declared once.
+"""The method registry: every method and its typed parameters, declared once, next to its code.
 
-The registry feeds ``lvscarseg methods --json``, command-line parsing and validation of
-``--param KEY=VALUE``, the Slicer module's generated parameter widgets and the docs.
-A method's implementation is named as ``"module:function"`` and imported only when the
-method runs, so listing methods stays cheap (no scipy, no torch).
+Each method module declares its methods with a decorator (``declare.scar_method`` /
+``declare.myocardium_method``) on the function that implements them; the registry imports the
+modules of ``METHOD_MODULES`` to read them. The registry feeds ``lvscarseg methods --json``,
+command-line parsing and validation of ``--param KEY=VALUE``, the Slicer module's generated
+parameter widgets and the README's method table. Method modules import scipy lazily
+(``lazy.py``) and torch inside the functions that need it, so listing methods costs numpy at
+most: no scipy, no SimpleITK, no torch.
 """
 from __future__ import annotations
 
@@ -140,8 +143,13 @@ def set_default(target: str, name: str) -> None:
 
 
 def methods(target: Optional[str] = None) -> List[Method]:
+    """The declared methods (of ``target``), in ``METHOD_MODULES`` order and, within a module, in
+    the order they are declared: the same order whichever module was imported first."""
     _load_declarations()
-    return [m for m in _METHODS.values() if target is None or m.target == target]
+    order = {m: i for i, m in enumerate(METHOD_MODULES)}
+    listed = list(_METHODS.values())
+    ranked = sorted(range(len(listed)), key=lambda i: (order.get(listed[i].entry.split(":")[0], len(order)), i))
+    return [listed[i] for i in ranked if target is None or listed[i].target == target]
 
 
 def get(name: str, target: str) -> Method:
@@ -222,8 +230,14 @@ def resolve_params(selected: Sequence[Method], pairs: Sequence[str]) -> Dict[str
 _loaded = False
 
 
+# The modules that declare methods, in the order `lvscarseg methods` and the README list them.
+METHOD_MODULES = ("threshold", "growing", "clustering", "ewa", "graphcut", "levelset", "classifiers", "deep_methods")
+
+
 def _load_declarations() -> None:
     global _loaded
     if not _loaded:
         _loaded = True
-        importlib.import_module(f"{__package__}.declarations")
+        for name in METHOD_MODULES:
+            importlib.import_module(f"{__package__}.{name}")
+        importlib.import_module(f"{__package__}.defaults").apply()

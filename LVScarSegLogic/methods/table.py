@@ -31,7 +31,7 @@ def _own_params(m: registry.Method) -> str:
 
 
 def _defaults_note(m: registry.Method) -> str:
-    from . import declarations as d
+    from . import defaults as d
 
     notes = {("scar", d.DEFAULT_SCAR_METHOD): "default without PyTorch",
              ("scar", d.DEFAULT_DEEP_SCAR_METHOD): "default with PyTorch",

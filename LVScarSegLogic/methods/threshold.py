@@ -13,9 +13,34 @@ from ..errors import InputError
 from ..masks import components_touching, erode_borders, remove_small
 from .base import ScarInput, ScarResult
 from .common import local_mean
+from .common_params import CORE_SD, SLICE_STATISTICS, VARIANT
+from .declare import scar_method
 from .reference import remote_reference, remote_stats
+from .registry import Param
 
 
+@scar_method(
+    name="strm",
+    family="threshold",
+    summary="n-SD: scar = voxels brighter than mean + n x SD of remote (healthy) myocardium; gray zone "
+            "between gray_n and n SD.",
+    doc="n-SD: scar > remote mean + n SD, gray zone from `gray_n` SD. Remote: `--remote MASK`, or "
+        "proposed automatically (border-eroded wall with the lowest 10 mm local mean: healthy-looking "
+        "myocardium away from enhancement and edges). Statistics per slice (2D stacks, Bondarenko 2005) "
+        "or per volume.",
+    params=(
+        Param("n", "float", 5.0, "Number of standard deviations above the remote mean (5 SD matched "
+              "visual analysis in Bondarenko 2005; 2 SD overestimates).", min=2.0, max=6.0),
+        Param("gray_n", "float", 3.0, "Gray zone from this many SD up to n SD (2-3 SD is the peri-infarct "
+              "zone in the literature); >= n disables it.", min=1.0, max=6.0),
+        SLICE_STATISTICS,
+        Param("remote_fraction", "float", 0.25, "Automatic remote ROI: the fraction of the (border-eroded) "
+              "myocardium with the lowest local mean signal.", min=0.05, max=0.6),
+        VARIANT,
+    ),
+    optional_inputs=("remote",),
+    reference="Amado 2004 JACC 44:2383; Bondarenko 2005 JCMR 7:481; Karim 2016 MedIA 30:95",
+)
 def strm(inp: ScarInput, n: float, gray_n: float, statistics: str, remote_fraction: float,
          variant: str = "enhanced") -> ScarResult:
     """n-SD: scar = wall voxels with signal > mean_remote + n * SD_remote; gray zone between
@@ -68,6 +93,30 @@ def seed_mask(inp: ScarInput, core_sd: float, info: Dict[str, object], warnings)
     return seeds
 
 
+@scar_method(
+    name="fwhm",
+    family="threshold",
+    summary="Full width at half maximum: scar = voxels above a fraction of the maximum of the enhanced "
+            "region, grown from seeds (user seeds or automatically found enhanced cores).",
+    doc="Amado 2004: grow the region above 50 % of the seed signal, take its maximum MX, scar = wall ≥ "
+        "`fraction` × MX connected to a seed; gray zone from `gray_fraction` × MX. Seeds: `--seed` points "
+        "or automatic enhanced cores (3-voxel local mean above remote + `core_sd` SD); no core, no scar. "
+        "Deviation: MX is the 99th percentile of the region (`max_percentile=100` is the textbook "
+        "maximum).",
+    params=(
+        Param("fraction", "float", 0.5, "Threshold as a fraction of the enhanced region's maximum "
+              "(0.5 = FWHM).", min=0.2, max=0.8),
+        Param("gray_fraction", "float", 0.35, "Gray zone from this fraction of the maximum up to `fraction` "
+              "(35-50 % in the literature); >= fraction disables it.", min=0.1, max=0.8),
+        Param("max_percentile", "float", 99.0, "Percentile of the enhanced region taken as its maximum; "
+              "100 is the textbook maximum, below 100 keeps one noise spike from setting the threshold.",
+              min=90.0, max=100.0),
+        CORE_SD,
+        VARIANT,
+    ),
+    optional_inputs=("seeds", "remote"),
+    reference="Amado 2004 JACC 44:2383 (figure legend); Karim 2016 MedIA 30:95",
+)
 def fwhm(inp: ScarInput, fraction: float, gray_fraction: float, max_percentile: float, core_sd: float,
          variant: str = "enhanced") -> ScarResult:
     """FWHM (Amado 2004): grow the region above 50 % of the seed signal, take its maximum MX,
@@ -122,6 +171,15 @@ def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
     return float(edges[1:][best[len(best) // 2]])
 
 
+@scar_method(
+    name="otsu",
+    family="threshold",
+    summary="Otsu's automatic threshold on the myocardium's intensity histogram.",
+    doc="Otsu's threshold of the wall histogram (middle of the optimal plateau).",
+    params=(VARIANT,),
+    optional_inputs=("remote",),
+    reference="Otsu 1979; compared with n-SD and FWHM in BMC Res Notes 2015 8:95",
+)
 def otsu(inp: ScarInput, variant: str = "enhanced") -> ScarResult:
     """Otsu's threshold on the wall's intensity histogram. It always splits the histogram in two,
     so in a healthy heart it relies on the shared significance test to report no scar (which the
