@@ -62,6 +62,8 @@ def write_model(cfg: TrainConfig, task: Task, weights: Dict[str, torch.Tensor], 
                      **({"intensity_augmentation": LOCALIZER_AUGMENTATION} if task.target == "localizer" else {}),
                      **({"intensity_augmentation": SYNTH_APPEARANCE}
                         if cfg.synth_appearance and task.target == "myocardium" else {}),
+                     # 2D networks train on a thick-slice stack's own slices (data.PreparedCase.view)
+                     **({"native_slices": True} if task.dims == 2 else {}),
                      "history": state["history"], "seconds": round(seconds, 1),
                      "device": str(device), "processes": world, "seed": cfg.seed},
         "parameters": n_params, "size_bytes": out.stat().st_size, "created": time.strftime("%Y-%m-%d"),
@@ -87,6 +89,10 @@ def model_card(m: Dict, task: Task, uses_emidec: bool) -> str:
         f"{m['working_spacing_mm']} mm isotropic in the input's voxel axes; {m['normalization']};",
         f"- output classes: {', '.join(m['classes'])}"
         + (f"; 2D, applied across array planes {m['planes']} and averaged" if m["dims"] == 2 else "") + ".",
+        *([f"- thick-slice stacks (slices > 3 pixels apart): in-plane only, on the image's own slices at "
+           f"{m['working_spacing_mm']} mm in-plane, never interpolated through-plane"
+           + ("; trained and validated that way too" if t.get("native_slices") else "") + "."]
+          if m["dims"] == 2 else []),
         "", "## Training data", f"- {m['trained_on']}.",
         "- augmentation: rotation, scale 0.8-1.25 (voxel size), flips, gamma, contrast, coil-bias field, noise"
         + (f"; {t.get('wall_augmentation', LEGACY_WALL_AUGMENTATION)}" if task.target == "scar" else "")
