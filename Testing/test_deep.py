@@ -396,6 +396,35 @@ def test_thick_slice_stacks_are_segmented_in_plane_on_their_own_slices():
 
 
 
+def test_bright_infarct_augmentation_moves_only_the_infarct_to_blood_brightness():
+    """--bright-infarct: a myocardium network also sees infarct as bright as blood or brighter (as
+    DICOM-quality LGE shows it); the wall's label does not change, MVO and every other tissue keep
+    their values, a case without infarct is returned unchanged, and the option is range-checked."""
+    from LVScarSegLogic import labels as L
+    from LVScarSegLogic.deep import data as D
+    from LVScarSegLogic.deep.config import TrainConfig
+    from LVScarSegLogic.errors import InputError
+
+    rng = np.random.default_rng(0)
+    codes = np.zeros((2, 40, 40), np.uint8)
+    codes[:, 10:30, 10:30] = L.MYOCARDIUM
+    codes[:, 15:25, 15:25] = L.BLOODPOOL
+    codes[:, 10:13, 12:20] = L.SCAR
+    codes[:, 10:12, 20:22] = L.MVO
+    image = np.where(codes == L.BLOODPOOL, 0.7, np.where(codes == L.SCAR, 0.3, 0.1)).astype(np.float32)
+    image += rng.normal(0, 0.01, image.shape).astype(np.float32)
+    out = D.brighten_infarct(image, codes, np.random.default_rng(1))
+    infarct, rest = codes == L.SCAR, codes != L.SCAR
+    ratio = out[infarct].mean() / image[codes == L.BLOODPOOL].mean()
+    assert 0.8 <= ratio <= 1.4
+    assert np.allclose(out[infarct] - out[infarct].mean(), image[infarct] - image[infarct].mean(), atol=1e-5)
+    assert np.array_equal(out[rest], image[rest])  # MVO, wall, blood and background untouched
+    healthy = np.where(codes == L.SCAR, L.MYOCARDIUM, codes)
+    assert D.brighten_infarct(image, healthy, rng) is image
+    with pytest.raises(InputError, match="bright-infarct"):
+        TrainConfig(task="myocardium-cmpunet", output="m.safetensors", bright_infarct=1.5).check()
+
+
 def test_2d_networks_train_on_a_thick_slice_stack_s_own_slices(tmp_path):
     """Training sees a thick-slice stack as inference does: the 2D networks get its acquired slices
     (in-plane at 1.25 mm, slice count kept, one plane), never slices interpolated between two

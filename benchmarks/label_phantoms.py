@@ -35,7 +35,7 @@ def write_set(emidec: Path, out: Path, style: str = "lge", split: str = "test", 
         name = f"{ref.name}-{style}"
         write_volume(out / "images" / f"{name}.nrrd", image, grid)
         write_volume(out / "labels" / f"{name}.nrrd", codes, grid)
-        cases.append(dict(settings, case=name, source=ref.name, protocol=f"labels-{style}",
+        cases.append(dict(settings, case=name, source=ref.name, protocol=f"labels-{style}-2d",
                           healthy=bool(not (codes >= 3).any())))
         print(f"{name}: {settings}", flush=True)
     manifest = {"generator": "LVScarSegLogic.phantom.from_labels (EMIDEC label maps, CC BY-NC-SA 4.0)",

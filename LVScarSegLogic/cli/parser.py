@@ -159,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "e.g. a shipped model on your own labelled cases)")
     tr.add_argument("--synth-appearance", action="store_true", help="myocardium tasks: draw each tissue's "
                     "brightness anew per sample (blood darker or brighter than the wall, other organs re-ordered)")
+    tr.add_argument("--bright-infarct", type=float, default=0.0, metavar="FRACTION", help="myocardium tasks: this "
+                    "fraction of the samples get their infarct as bright as blood or brighter (DICOM-quality LGE)")
     tr.add_argument("--license", default="BSD-3-Clause", help="recorded in the model card (EMIDEC data forces "
                     "CC-BY-NC-SA-4.0)")
 

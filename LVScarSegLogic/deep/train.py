@@ -83,6 +83,10 @@ def load_data(cfg: TrainConfig, rank: int, world: int, progress) -> Tuple[List, 
         # a network trained for any contrast is also chosen on another contrast: each validation
         # case once more with blood pool and wall brightness exchanged
         val += [D.permuted(c) for c in val]
+    if cfg.bright_infarct and TASKS[cfg.task].target == "myocardium":
+        # a network meant for bright infarct is also chosen on it: each validation case with
+        # infarct once more with the infarct as bright as blood
+        val += [b for b in (D.brightened(c, i) for i, c in enumerate(val)) if b is not None]
     return train, val, sources
 
 
@@ -171,7 +175,7 @@ def _train(cfg, task, device, rank, world, say, t0) -> Dict[str, object]:
     for step in range(start_step, cfg.steps):
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, cfg, time.perf_counter() - t_loop)
-        x, y = D.sample_batch(train_cases, task, per_rank_batch, rng)
+        x, y = D.sample_batch(train_cases, task, per_rank_batch, rng, cfg.bright_infarct)
         x, y = augment(x.to(device), y.to(device), task, gen, synth=cfg.synth_appearance)
         region = loss_region(x, task)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
