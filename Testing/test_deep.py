@@ -539,3 +539,31 @@ def test_randomized_appearance_training_segments_a_permuted_contrast_phantom(low
     synth, phantom = dice(permuted, "myocardium-cmpunet-synth"), dice(permuted, "myocardium-cmpunet")
     assert synth > phantom + 0.2, (synth, phantom)
     assert dice(image, "myocardium-cmpunet-synth") > 0.8
+
+
+def test_scar_validation_draws_the_observer_wall_in_the_stack_s_plane(monkeypatch):
+    """Validation of a scar network on a thick-slice stack draws the observer-like wall in-plane:
+    observer_myocardium gets the spacing in a Grid's (i, j, k) order, the slices' 10 mm last."""
+    import torch
+
+    from LVScarSegLogic import labels as L
+    from LVScarSegLogic.deep import data as D
+    from LVScarSegLogic.deep import scoring
+    from LVScarSegLogic.deep.networks import build_for
+    from LVScarSegLogic.deep.tasks import TASKS
+    from LVScarSegLogic.phantom import observer
+
+    k, j, i = np.mgrid[:6, :64, :64]
+    r = np.hypot(j - 32, i - 32)
+    codes = np.where(r < 8, L.BLOODPOOL, np.where(r < 14, L.MYOCARDIUM, 0)).astype(np.uint8)
+    codes[(codes == L.MYOCARDIUM) & (j < 28)] = L.SCAR
+    image = np.where(codes == L.BLOODPOOL, 150.0, np.where(codes == L.SCAR, 220.0, 40.0)) + k
+    case = D.prepare(image, codes, (10.0, 1.5, 1.5), "stack", np.random.default_rng(0))
+    seen = []
+    real = observer.observer_myocardium
+    monkeypatch.setattr(observer, "observer_myocardium",
+                        lambda wall, spacing, **kw: seen.append(tuple(spacing)) or real(wall, spacing, **kw))
+    task = TASKS["scar-cmpunet"]
+    model = build_for(task)
+    score = scoring.validate(model, task, [case], torch.device("cpu"))
+    assert 0.0 <= score <= 1.0 and seen == [(1.25, 1.25, 10.0)]
