@@ -567,3 +567,37 @@ def test_scar_validation_draws_the_observer_wall_in_the_stack_s_plane(monkeypatc
     model = build_for(task)
     score = scoring.validate(model, task, [case], torch.device("cpu"))
     assert 0.0 <= score <= 1.0 and seen == [(1.25, 1.25, 10.0)]
+
+
+def test_behind_a_model_s_wall_the_scar_network_sees_it_a_voxel_wider_toward_the_cavity(monkeypatch):
+    """A myocardium model's endocardial border runs through bright subendocardial infarct: behind
+    a model's wall the scar network gets the wall grown one voxel into the cavity; infarct it finds
+    there counts (and is reported), healthy ring voxels stay out. A reader's wall is used as drawn."""
+    import LVScarSegLogic.deep.infer as infer_mod
+    from LVScarSegLogic.geometry import Grid
+    from LVScarSegLogic.methods.base import ScarInput
+    from LVScarSegLogic.methods.deep_methods import scar_cmpunet
+
+    k, j, i = np.mgrid[:3, :48, :48]
+    r = np.hypot(j - 24, i - 24)
+    wall = (r >= 10) & (r < 15)
+    ring = (r >= 9) & (r < 10)  # the voxel layer inside the wall, in the cavity
+    seen = []
+
+    def fake(image, given_wall, spacing_kji, method, device, tta, model_path):
+        seen.append(given_wall.copy())
+        probs = np.zeros((4,) + image.shape, np.float32)
+        probs[0] = 1.0
+        infarct = given_wall & (j < 20)  # the network calls the anterior wall (and ring) infarct
+        probs[0][infarct], probs[2][infarct] = 0.0, 1.0
+        return probs, None, {"name": "fake", "inference": "test"}
+
+    monkeypatch.setattr(infer_mod, "scar_probabilities", fake)
+    grid = Grid.make(wall.shape[::-1], (1.5, 1.5, 8.0), (0, 0, 0), np.eye(3))
+    image = np.ones(wall.shape, np.float32)
+    model_wall = scar_cmpunet(ScarInput(image=image, myocardium=wall, grid=grid, wall_given=False))
+    assert np.array_equal(seen[-1], wall | ring)
+    assert (model_wall.scar & ring).any() and not (model_wall.scar & ring & (j >= 20)).any()
+    assert model_wall.info["grown_wall_ml"] > 0 and any("beyond the model's myocardium" in w for w in model_wall.warnings)
+    reader = scar_cmpunet(ScarInput(image=image, myocardium=wall, grid=grid, wall_given=True))
+    assert np.array_equal(seen[-1], wall) and not (reader.scar & ~wall).any()

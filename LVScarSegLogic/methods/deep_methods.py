@@ -32,13 +32,22 @@ def _scar(method: str, inp: ScarInput, tta: bool = False, model: str = "", min_i
 
     from ..deep.infer import scar_probabilities
     from ..masks import components_touching, in_plane_structure, remove_small
+    from .reference import cavity
 
     inp.progress(0.3, f"scar: {method} network")
     spacing_kji = inp.grid.spacing_kji
-    probs, uncertainty, info = scar_probabilities(inp.image, inp.myocardium, spacing_kji, method, inp.device,
+    wall = inp.myocardium
+    if not inp.wall_given:
+        # A myocardium model's endocardial border tends to run through bright subendocardial
+        # infarct (EMIDEC held-out exams: only 60 % of the true infarct inside the predicted wall,
+        # 30 % called blood pool): behind a model's wall the scar network sees the wall one voxel
+        # wider toward the cavity. Healthy voxels of that ring stay outside the wall; infarct
+        # found there counts as wall (reported below). EMIDEC's training exams, fully automatic:
+        # infarct Dice 0.45 -> 0.48, LV wall Dice unchanged (0.79).
+        wall = wall | (ndi.binary_dilation(wall, structure=in_plane_structure(inp.spacing)) & cavity(inp))
+    probs, uncertainty, info = scar_probabilities(inp.image, wall, spacing_kji, method, inp.device,
                                                   tta, model or None)
     cls = probs.argmax(0)
-    wall = inp.myocardium
     # The networks learnt that a drawn contour can be a voxel too tight: infarct may reach beyond
     # the wall (in-plane) where it is connected to infarct inside it: one voxel behind a model's
     # wall, and only when asked for (grow_wall_voxels) behind the reader's.
@@ -50,12 +59,12 @@ def _scar(method: str, inp: ScarInput, tta: bool = False, model: str = "", min_i
     voxel_mm3 = float(np.prod(inp.spacing))
     infarct = remove_small(infarct, int(np.ceil(min_infarct_mm3 / voxel_mm3)))
     mvo = (cls == 3) & infarct & wall
-    gray = (cls == 1) & wall & ~infarct
+    gray = (cls == 1) & inp.myocardium & ~infarct
     details = {"model": info.get("name"), "model_sha256": info.get("sha256"), "inference": info.get("inference"),
                "tta": tta,
                "probability_classes": ["healthy", "grayzone", "scar", "mvo"]}
     warnings = []
-    outside = int((infarct & ~wall).sum())
+    outside = int((infarct & ~inp.myocardium).sum())
     if outside:
         where = "the given myocardium" if inp.wall_given else "the model's myocardium"
         warnings.append(f"scar extended {outside * voxel_mm3 / 1000:.2f} mL beyond {where} where the contour looked "
