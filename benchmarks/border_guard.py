@@ -64,6 +64,7 @@ def main(argv=None):
              "Made by `python benchmarks/border_guard.py` (its docstring says how the data sets are made).",
              "Cells: infarct Dice (mean over cases with infarct) / healthy cases' mean and worst % of the "
              "wall called infarct.", ""]
+    default_form = postprocess.GUARD_DEPTH, postprocess.GUARD_THROUGH_PLANE
     for title, folder, wall, split in sets(Path(a.emidec)):
         if not Path(folder).is_dir():
             lines += [f"## {title}", "", f"(missing: {folder})", ""]
@@ -81,7 +82,7 @@ def main(argv=None):
             else:
                 postprocess.GUARD_DEPTH, postprocess.GUARD_THROUGH_PLANE = setting
             rows = benchmark.run(folder, METHODS, wall, params=params, split=split)
-            postprocess.GUARD_DEPTH, postprocess.GUARD_THROUGH_PLANE = 1, False
+            postprocess.GUARD_DEPTH, postprocess.GUARD_THROUGH_PLANE = default_form
             cells = [f"{d:.2f} ({hm:.1f} / {hw:.0f} %)" for d, hm, hw in score(rows).values()]
             lines.append(f"| {form} | " + " | ".join(cells) + " |")
             print(title, form, cells, flush=True)

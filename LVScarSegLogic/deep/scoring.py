@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import labels as L
+from ..geometry import spacing_kji
 from ..masks import dice
 from . import data as D
 from .tasks import Task
@@ -71,8 +72,8 @@ def validate(model, task: Task, cases: Sequence[D.PreparedCase], device: torch.d
             probs, _ = predict(model, task, img[None], device, planes=planes)
             scores.append(dice(probs.argmax(0).numpy() == 2, wall))
             continue
-        # (observer_myocardium takes a Grid's i, j, k spacing; the view's is k, j, i)
-        drawn = observer_myocardium(wall, tuple(spacing)[::-1], seed=n, cavity=codes == L.BLOODPOOL)
+        # observer_myocardium takes a Grid's i, j, k spacing; the view's is k, j, i (the same flip)
+        drawn = observer_myocardium(wall, spacing_kji(spacing), seed=n, cavity=codes == L.BLOODPOOL)
         for given in (wall, drawn):
             probs, _ = predict(model, task, torch.stack([img, torch.from_numpy(given).float()]), device, planes=planes)
             # as at inference: only in the given wall grown by a voxel

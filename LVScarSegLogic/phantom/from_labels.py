@@ -93,9 +93,9 @@ def lge_from_labels(codes: np.ndarray, spacing_kji: Tuple[float, float, float], 
     rng = np.random.default_rng(seed)
     # labels on a 3x in-plane grid with smooth (not staircase) borders
     big = np.repeat(np.repeat(codes, SUPER, 1), SUPER, 2)
-    present = [c for c in np.unique(big)]
+    present = np.unique(big)
     soft = np.stack([ndi.gaussian_filter((big == c).astype(np.float32), (0, SUPER / 2, SUPER / 2)) for c in present])
-    big = np.asarray(present, np.uint8)[soft.argmax(0)]
+    big = present[soft.argmax(0)]
     lv = np.isin(big, (L.BLOODPOOL,) + L.LV_MYOCARDIUM_CODES)
     classes = np.where(lv, big, _surroundings(rng, lv, spacing_kji))
     bright = _brightness(rng, style)
