@@ -32,9 +32,9 @@ ifeq ($(PY39),)
 else
 	PYENV_VERSION=3.9.18 $(PY39) -m venv $(VENV39)
 	$(VENV39)/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
-	@echo "test-py39: the engine without PyTorch (no torch wheel for Python 3.9 here): Testing/test_deep.py and the"
+	@echo "test-py39: the engine without PyTorch (no torch wheel for Python 3.9 here): Testing/test_deep*.py and the"
 	@echo "test-py39: tests named deep_learning are left out; no PySide6 for 3.9 here: ui_loads is left out, and no slicer-core: test_slicer_mrml.py skips (all run on 3.11)"
-	$(VENV39)/bin/python -m pytest -q -p no:cacheprovider Testing --ignore=Testing/test_deep.py \
+	$(VENV39)/bin/python -m pytest -q -p no:cacheprovider Testing --ignore=Testing/test_deep.py --ignore=Testing/test_deep_training.py \
 	  -k "not large_field and not 2d_stack and not deep_learning and not ui_loads"
 endif
 

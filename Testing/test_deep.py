@@ -1,14 +1,12 @@
-"""Deep-learning methods: training (few steps, checkpoints, resume, DDP with 2 gloo processes),
-verified model files, shipped-model inference, geometry, determinism and uncertainty output.
+"""Deep learning, inference: the shipped models on phantoms, the working grid's geometry, the
+inference plan (thick-slice stacks in-plane), LV candidates, re-centring, search and a given LV
+centre, model cards and sets, the scar stage behind a model's wall. Training is test_deep_training.py.
 
 Needs torch and MONAI (`make test` installs them on Python 3.11; the Python 3.9 run leaves this
 file out by name, see the Makefile)."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
 
 import numpy as np
@@ -21,23 +19,6 @@ torch = pytest.importorskip("torch", reason="the deep-learning tests need torch 
 
 def _dice(a, b):
     return 2.0 * np.logical_and(a, b).sum() / max(a.sum() + b.sum(), 1)
-
-
-@pytest.fixture(scope="module")
-def train_dir(tmp_path_factory):
-    """A prepared-case cache of two small phantoms, shared by the training tests."""
-    from LVScarSegLogic.deep.data import phantom_cases
-
-    d = tmp_path_factory.mktemp("train")
-    phantom_cases(2, 3, ("3d-lowres",), 1, d / "cache")
-    phantom_cases(1, 4, ("3d-lowres",), 1, d / "cache")  # validation: seed + 1
-    return d
-
-
-def _train_args(d, task, out, steps, *extra):
-    return ["--quiet", "train", "--task", task, "--phantoms", "2", "--phantom-seed", "3", "--protocols", "3d-lowres",
-            "--val-cases", "1", "--steps", str(steps), "--batch", "4", "--val-every", "2", "--cache", d / "cache",
-            "--device", "cpu", "-o", out, *extra]
 
 
 def test_working_grid_round_trip_keeps_geometry():
@@ -53,121 +34,6 @@ def test_working_grid_round_trip_keeps_geometry():
     assert np.allclose(com(back), com(x > 0.5), atol=1.0)
     norm = prep.normalize(np.random.default_rng(0).normal(100, 10, (20, 20, 20)))
     assert -0.5 <= norm.min() and norm.max() <= 2.0 and abs(np.median(norm) - 0.5) < 0.1
-
-
-def test_training_walls_are_drawn_like_an_observer():
-    """The scar networks learn from walls a voxel too tight here and too wide there (as people and
-    the myocardium networks draw them), not only from the true wall."""
-    from LVScarSegLogic.deep.augment import observer_wall
-
-    yy, xx = torch.meshgrid(torch.arange(96), torch.arange(96), indexing="ij")
-    r = ((yy - 48) ** 2 + (xx - 48) ** 2).float().sqrt()
-    wall = ((r > 15) & (r < 22)).float().expand(64, 1, 96, 96).contiguous()
-    drawn = observer_wall(wall, 2, torch.Generator().manual_seed(0))
-    assert set(drawn.unique().tolist()) <= {0.0, 1.0}
-    removed = ((wall == 1) & (drawn == 0)).flatten(1).sum(1)
-    added = ((wall == 0) & (drawn == 1)).flatten(1).sum(1)
-    unchanged = (removed == 0) & (added == 0)
-    assert 0.05 < unchanged.float().mean() < 0.4  # some samples keep the true wall
-    both = (removed > 0) & (added > 0)
-    assert both.float().mean() > 0.5  # most are too tight in places and too wide in others
-    # only near the borders: nothing moves by more than two voxels
-    far = (r < 12) | (r > 25)
-    assert not (drawn[:, 0] != wall[:, 0])[:, far].any()
-
-
-def test_localizer_intensity_augmentation_keeps_the_order_of_tissue_brightness():
-    """The localizer's random intensity curve changes the ratios between tissues but never their
-    order (a brighter tissue stays brighter), and differs from sample to sample; the organ-scale
-    texture is a positive multiplicative field."""
-    import torch
-
-    from LVScarSegLogic.deep import augment as A
-
-    gen = torch.Generator().manual_seed(0)
-    img = torch.rand(6, 1, 8, 16, 16) * 3 + 1
-    out = A.intensity_remap(img, gen, keep=0.0)
-    assert out.min() >= 0 and out.max() <= 1.0 + 1e-6
-    for before, after in zip(img.reshape(6, -1), out.reshape(6, -1)):
-        assert (after[torch.argsort(before)].diff() >= -1e-6).all()
-    medians = out.reshape(6, -1).median(1).values
-    assert medians.max() - medians.min() > 0.1  # a different curve for each sample
-    textured = A.clutter_field(out + 0.5, gen, probability=1.0)
-    assert (textured > 0).all() and not torch.allclose(textured, out + 0.5)
-
-
-def test_train_save_verify_and_fine_tune(train_dir, tmp_path):
-    out = tmp_path / "scar-cnn.safetensors"
-    r = run_cli(*_train_args(train_dir, "scar-cnn", out, 3))
-    assert r.code == 0, r.err
-    info = json.loads(out.with_suffix(".json").read_text())
-    assert info["task"] == "scar-cnn" and info["training"]["steps"] == 3 and info["license"] == "BSD-3-Clause"
-    assert len(info["training"]["history"]) == 2 and 0.0 <= info["training"]["validation_dice"] <= 1.0
-    card = (tmp_path / "scar-cnn.md").read_text()
-    assert "## Training data" in card and "## License" in card and "## Measured accuracy" in card
-    from LVScarSegLogic.deep.loading import load_model
-
-    model, task, manifest = load_model("scar-cnn", str(out), "cpu")
-    assert task.name == "scar-cnn" and manifest["sha256"] == info["sha256"]
-    # fine-tuning starts from the given weights; a model of another task is refused
-    r = run_cli(*_train_args(train_dir, "scar-cnn", tmp_path / "ft.safetensors", 1, "--init", out))
-    assert r.code == 0, r.err
-    assert "initialized from scar-cnn.safetensors" in json.loads((tmp_path / "ft.json").read_text())["trained_on"]
-    r = run_cli(*_train_args(train_dir, "scar-gan", tmp_path / "x.safetensors", 1, "--init", out))
-    assert r.code == 2 and "scar-cnn model cannot be used as scar-gan" in r.err
-
-
-def test_tampered_or_unlisted_model_is_refused(train_dir, tmp_path, lowres_case):
-    src = ROOT / "Resources" / "Models"
-    for suffix in (".safetensors", ".json"):
-        shutil.copy(src / f"scar-cmpunet{suffix}", tmp_path / f"scar-cmpunet{suffix}")
-    model = tmp_path / "scar-cmpunet.safetensors"
-    data = bytearray(model.read_bytes())
-    data[-100] ^= 0x01  # one flipped bit in the weights
-    model.write_bytes(bytes(data))
-    out = tmp_path / "o.seg.nrrd"
-    args = ["--quiet", "segment", lowres_case["image"], "--myocardium", lowres_case["label"], "--scar-method",
-            "cmpunet", "-o", out]
-    r = run_cli(*args, "--param", f"model={model}")
-    assert r.code == 2 and "SHA-256 does not match" in r.err and not out.exists()
-    (tmp_path / "scar-cmpunet.json").unlink()
-    r = run_cli(*args, "--param", f"model={model}")
-    assert r.code == 2 and "refusing to load" in r.err and not out.exists()
-    # an empty model directory names what to do
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    os.environ["LVSCARSEG_MODELS_DIR"] = str(empty)
-    try:
-        r = run_cli("--quiet", "segment", lowres_case["image"], "-o", out)
-    finally:
-        del os.environ["LVSCARSEG_MODELS_DIR"]
-    assert r.code == 2 and "lvscarseg train --task" in r.err and not out.exists()
-
-
-def test_checkpoint_and_resume(train_dir, tmp_path):
-    ck = tmp_path / "ck"
-    out = tmp_path / "m.safetensors"
-    r = run_cli(*_train_args(train_dir, "myocardium-gan", out, 2, "--checkpoint-dir", ck, "--checkpoint-every", "2"))
-    assert r.code == 0, r.err
-    state = json.loads((ck / "state.json").read_text())
-    assert state["step"] == 2 and (ck / "optimizer.safetensors").exists() and (ck / "disc.safetensors").exists()
-    r = run_cli(*_train_args(train_dir, "myocardium-gan", out, 4, "--checkpoint-dir", ck, "--resume"))
-    assert r.code == 0, r.err
-    info = json.loads(out.with_suffix(".json").read_text())
-    assert info["training"]["steps"] == 4 and [h["step"] for h in info["training"]["history"]] == [2, 4]
-    r = run_cli(*_train_args(train_dir, "scar-cnn", out, 4, "--checkpoint-dir", ck, "--resume"))
-    assert r.code == 2 and "checkpoint is of task myocardium-gan" in r.err
-
-
-def test_distributed_data_parallel_two_cpu_processes(train_dir, tmp_path):
-    out = tmp_path / "ddp.safetensors"
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-           "-m", "LVScarSegLogic"] + [str(a) for a in _train_args(train_dir, "scar-gan", out, 2)]
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-    assert r.returncode == 0, r.stderr[-2000:]
-    info = json.loads(out.with_suffix(".json").read_text())
-    assert info["training"]["processes"] == 2 and info["training"]["steps"] == 2
 
 
 def test_shipped_models_segment_a_phantom_fully_automatically(lowres_case, tmp_path):
@@ -395,78 +261,6 @@ def test_thick_slice_stacks_are_segmented_in_plane_on_their_own_slices():
     assert prediction.thick_slice_axis((3.0, 1.0, 1.0)) is None and prediction.thick_slice_axis((3.1, 1.0, 1.0)) == 0
 
 
-
-def test_bright_infarct_augmentation_moves_only_the_infarct_to_blood_brightness():
-    """--bright-infarct: a myocardium network also sees infarct as bright as blood or brighter (as
-    DICOM-quality LGE shows it); the wall's label does not change, MVO and every other tissue keep
-    their values, a case without infarct is returned unchanged, and the option is range-checked."""
-    from LVScarSegLogic import labels as L
-    from LVScarSegLogic.deep import data as D
-    from LVScarSegLogic.deep.config import TrainConfig
-    from LVScarSegLogic.errors import InputError
-
-    rng = np.random.default_rng(0)
-    codes = np.zeros((2, 40, 40), np.uint8)
-    codes[:, 10:30, 10:30] = L.MYOCARDIUM
-    codes[:, 15:25, 15:25] = L.BLOODPOOL
-    codes[:, 10:13, 12:20] = L.SCAR
-    codes[:, 10:12, 20:22] = L.MVO
-    image = np.where(codes == L.BLOODPOOL, 0.7, np.where(codes == L.SCAR, 0.3, 0.1)).astype(np.float32)
-    image += rng.normal(0, 0.01, image.shape).astype(np.float32)
-    out = D.brighten_infarct(image, codes, np.random.default_rng(1))
-    infarct, rest = codes == L.SCAR, codes != L.SCAR
-    ratio = out[infarct].mean() / image[codes == L.BLOODPOOL].mean()
-    assert 0.8 <= ratio <= 1.4
-    assert np.allclose(out[infarct] - out[infarct].mean(), image[infarct] - image[infarct].mean(), atol=1e-5)
-    assert np.array_equal(out[rest], image[rest])  # MVO, wall, blood and background untouched
-    healthy = np.where(codes == L.SCAR, L.MYOCARDIUM, codes)
-    assert D.brighten_infarct(image, healthy, rng) is image
-    with pytest.raises(InputError, match="bright-infarct"):
-        TrainConfig(task="myocardium-cmpunet", output="m.safetensors", bright_infarct=1.5).check()
-
-
-def test_2d_networks_train_on_a_thick_slice_stack_s_own_slices(tmp_path):
-    """Training sees a thick-slice stack as inference does: the 2D networks get its acquired slices
-    (in-plane at 1.25 mm, slice count kept, one plane), never slices interpolated between two
-    acquired ones; 3D networks keep the isotropic grid; the native view survives the cache and
-    the permuted-contrast copy."""
-    from LVScarSegLogic import labels as L
-    from LVScarSegLogic.deep import data as D
-    from LVScarSegLogic.deep.tasks import TASKS
-
-    k, j, i = np.mgrid[:6, :80, :80]
-    r = np.hypot(j - 40, i - 40)
-    codes = np.where(r < 10, L.BLOODPOOL, np.where(r < 16, L.MYOCARDIUM, 0)).astype(np.uint8)
-    codes[0] = 0  # a slice without the heart
-    image = np.where(codes == L.BLOODPOOL, 200.0, np.where(codes == L.MYOCARDIUM, 40.0, 90.0)) + k
-    case = D.prepare(image, codes, (10.0, 1.5, 1.5), "stack", np.random.default_rng(0))
-    assert case.slice_axis == 0 and case.native_spacing == (10.0, 1.25, 1.25)
-    assert case.native_image.shape[0] == 6 and case.image.shape[0] > 6  # own slices vs the 1.25 mm grid
-    cmp, unet3d = TASKS["myocardium-cmpunet"], TASKS["myocardium-unet"]
-    img, cod, spacing, planes = case.view(cmp)
-    assert img is case.native_image and planes == (0,) and spacing == (10.0, 1.25, 1.25)
-    assert case.view(unet3d)[0] is case.image and case.view(unet3d)[3] == ()
-    # each acquired slice one grey level: a sample taken between two slices would show a blend
-    layered = D.prepare(np.broadcast_to(k * 10.0, codes.shape).copy(), codes, (10.0, 1.5, 1.5), "layers",
-                        np.random.default_rng(0))
-    x, y = D.sample_batch([layered], cmp, 16, np.random.default_rng(1))
-    assert x.shape == (16, 1, 96, 96) and set(np.unique(y.numpy())) <= {0, 1, 2}
-    acquired = np.unique(layered.native_image)
-    assert len(acquired) <= 6
-    assert np.isin(np.unique(x[:, 0].numpy()), np.append(acquired, 0.0)).all(), \
-        "a slice interpolated between two acquired ones reached the 2D network"
-    assert len(np.unique(layered.image)) > 6  # (the isotropic grid does blend them)
-    case.save(tmp_path / "c.npz")
-    back = D.PreparedCase.load(tmp_path / "c.npz")
-    assert back.slice_axis == 0 and back.native_spacing == (10.0, 1.25, 1.25)
-    assert np.array_equal(back.native_codes, case.native_codes)
-    swapped = D.permuted(case)
-    assert swapped.native_image.shape == case.native_image.shape
-    blood = case.native_codes == L.BLOODPOOL
-    assert swapped.native_image[blood].mean() < case.native_image[blood].mean()  # blood now darker
-    iso = D.prepare(image, codes, (1.5, 1.5, 1.5), "iso", np.random.default_rng(0))
-    assert iso.native_image is None and iso.view(cmp)[3] == cmp.planes
-
 def test_a_given_lv_centre_replaces_the_localizer(lowres_case, monkeypatch):
     """--lv-center: no localizer and no search; the crop is centred on the point and the LV that
     holds it is kept, also when a bright structure elsewhere would look more like an LV."""
@@ -539,34 +333,6 @@ def test_randomized_appearance_training_segments_a_permuted_contrast_phantom(low
     synth, phantom = dice(permuted, "myocardium-cmpunet-synth"), dice(permuted, "myocardium-cmpunet")
     assert synth > phantom + 0.2, (synth, phantom)
     assert dice(image, "myocardium-cmpunet-synth") > 0.8
-
-
-def test_scar_validation_draws_the_observer_wall_in_the_stack_s_plane(monkeypatch):
-    """Validation of a scar network on a thick-slice stack draws the observer-like wall in-plane:
-    observer_myocardium gets the spacing in a Grid's (i, j, k) order, the slices' 10 mm last."""
-    import torch
-
-    from LVScarSegLogic import labels as L
-    from LVScarSegLogic.deep import data as D
-    from LVScarSegLogic.deep import scoring
-    from LVScarSegLogic.deep.networks import build_for
-    from LVScarSegLogic.deep.tasks import TASKS
-    from LVScarSegLogic.phantom import observer
-
-    k, j, i = np.mgrid[:6, :64, :64]
-    r = np.hypot(j - 32, i - 32)
-    codes = np.where(r < 8, L.BLOODPOOL, np.where(r < 14, L.MYOCARDIUM, 0)).astype(np.uint8)
-    codes[(codes == L.MYOCARDIUM) & (j < 28)] = L.SCAR
-    image = np.where(codes == L.BLOODPOOL, 150.0, np.where(codes == L.SCAR, 220.0, 40.0)) + k
-    case = D.prepare(image, codes, (10.0, 1.5, 1.5), "stack", np.random.default_rng(0))
-    seen = []
-    real = observer.observer_myocardium
-    monkeypatch.setattr(observer, "observer_myocardium",
-                        lambda wall, spacing, **kw: seen.append(tuple(spacing)) or real(wall, spacing, **kw))
-    task = TASKS["scar-cmpunet"]
-    model = build_for(task)
-    score = scoring.validate(model, task, [case], torch.device("cpu"))
-    assert 0.0 <= score <= 1.0 and seen == [(1.25, 1.25, 10.0)]
 
 
 def test_behind_a_model_s_wall_the_scar_network_sees_it_a_voxel_wider_toward_the_cavity(monkeypatch):
