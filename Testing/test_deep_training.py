@@ -181,6 +181,41 @@ def test_bright_infarct_augmentation_moves_only_the_infarct_to_blood_brightness(
         TrainConfig(task="myocardium-cmpunet", output="m.safetensors", bright_infarct=1.5).check()
 
 
+def test_infarct_weight_marks_infarct_wall_through_augmentation_and_weights_only_it():
+    """--infarct-weight: in a myocardium batch, infarct (and MVO) wall voxels carry the mark
+    INFARCT_WALL, which the geometric augmentation moves with the labels; ``infarct_weights`` turns
+    it back into wall (the targets equal an unmarked batch's) and into a weight of W there, 1
+    elsewhere; the option is range-checked."""
+    import torch
+
+    from LVScarSegLogic import labels as L
+    from LVScarSegLogic.deep import data as D
+    from LVScarSegLogic.deep.augment import augment
+    from LVScarSegLogic.deep.config import TrainConfig
+    from LVScarSegLogic.deep.tasks import TASKS
+    from LVScarSegLogic.errors import InputError
+
+    k, j, i = np.mgrid[:6, :80, :80]
+    r = np.hypot(j - 40, i - 40)
+    codes = np.where(r < 10, L.BLOODPOOL, np.where(r < 16, L.MYOCARDIUM, 0)).astype(np.uint8)
+    codes[(codes == L.MYOCARDIUM) & (j < 34)] = L.SCAR
+    image = np.where(codes == L.BLOODPOOL, 200.0, np.where(codes == L.SCAR, 180.0, 40.0)) + k
+    case = D.prepare(image, codes, (10.0, 1.5, 1.5), "stack", np.random.default_rng(0))
+    task = TASKS["myocardium-cmpunet"]
+    x0, plain = D.sample_batch([case], task, 8, np.random.default_rng(3))
+    x1, marked = D.sample_batch([case], task, 8, np.random.default_rng(3), mark_infarct=True)
+    assert torch.equal(x0, x1) and (marked == D.INFARCT_WALL).any()
+    assert torch.equal(torch.where(marked == D.INFARCT_WALL, torch.full_like(marked, 2), marked), plain)
+    gen = torch.Generator().manual_seed(0)
+    _, moved = augment(x1, marked, task, gen, synth=True)
+    y, weight = D.infarct_weights(moved, 4.0)
+    assert set(np.unique(y.numpy())) <= {0, 1, 2} and (moved == D.INFARCT_WALL).any()
+    assert torch.equal(weight == 4.0, moved == D.INFARCT_WALL) and set(np.unique(weight.numpy())) == {1.0, 4.0}
+    assert bool((y[moved == D.INFARCT_WALL] == 2).all())
+    with pytest.raises(InputError, match="infarct-weight"):
+        TrainConfig(task="myocardium-cmpunet", output="m.safetensors", infarct_weight=0.5).check()
+
+
 def test_2d_networks_train_on_a_thick_slice_stack_s_own_slices(tmp_path):
     """Training sees a thick-slice stack as inference does: the 2D networks get its acquired slices
     (in-plane at 1.25 mm, slice count kept, one plane), never slices interpolated between two

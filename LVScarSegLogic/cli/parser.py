@@ -161,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "brightness anew per sample (blood darker or brighter than the wall, other organs re-ordered)")
     tr.add_argument("--bright-infarct", type=float, default=0.0, metavar="FRACTION", help="myocardium tasks: this "
                     "fraction of the samples get their infarct as bright as blood or brighter (DICOM-quality LGE)")
+    tr.add_argument("--infarct-weight", type=float, default=1.0, metavar="W", help="myocardium tasks: infarct "
+                    "wall voxels count W times in the loss (bright infarct is what the wall network calls blood)")
     tr.add_argument("--license", default="BSD-3-Clause", help="recorded in the model card (EMIDEC data forces "
                     "CC-BY-NC-SA-4.0)")
 

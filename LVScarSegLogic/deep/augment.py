@@ -144,7 +144,8 @@ def augment(x: torch.Tensor, y: torch.Tensor, task: Task, gen: torch.Generator, 
         img = clutter_field(intensity_remap(img, gen), gen)
     elif task.target == "myocardium" and synth:
         # before blur-free noise and bias would be nicer; after keeps the code to one place
-        img = clutter_field(random_appearance(img, y, gen), gen, probability=0.3)
+        # y.clamp: an infarct mark (data.INFARCT_WALL) is wall here
+        img = clutter_field(random_appearance(img, y.clamp(max=2), gen), gen, probability=0.3)
     parts = [img]
     if task.target == "scar":
         parts.append(observer_wall((x[:, 1:2] > 0.5).float(), dims, gen))

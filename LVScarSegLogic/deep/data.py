@@ -217,12 +217,26 @@ def brighten_infarct(image: np.ndarray, codes: np.ndarray, rng, low: float = 0.8
     return np.clip(out, 0.0, None)
 
 
+INFARCT_WALL = 3  # myocardium training batches only: a wall voxel that is infarct (or MVO)
+
+
+def infarct_weights(y: torch.Tensor, weight: float) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(y with ``INFARCT_WALL`` back to wall, per-voxel loss weight: ``weight`` on infarct wall, 1
+    elsewhere). Bright subendocardial infarct is what a myocardium network calls blood pool
+    (EMIDEC held-out exams: 30 % of the true infarct), and it is the part of the wall a scar
+    measurement cannot lose."""
+    mark = y == INFARCT_WALL
+    return torch.where(mark, torch.full_like(y, 2), y), 1.0 + (weight - 1.0) * mark.float()
+
+
 def sample_batch(cases: Sequence[PreparedCase], task: Task, n: int, rng,
-                 bright_infarct: float = 0.0) -> Tuple[torch.Tensor, torch.Tensor]:
+                 bright_infarct: float = 0.0, mark_infarct: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
     """(x, y) for ``n`` random samples: x (n, 1, *patch) image float32 (+ the true wall as channel
     1 for scar tasks; it is perturbed in ``augment``), y (n, *patch) class indices. Myocardium
     tasks: a ``bright_infarct`` fraction of the samples get their infarct as bright as blood or
-    brighter (``brighten_infarct``)."""
+    brighter (``brighten_infarct``); ``mark_infarct`` gives infarct wall voxels the class
+    ``INFARCT_WALL`` (still wall; ``infarct_weights`` turns it into a loss weight after the
+    geometric augmentation has moved it with the labels)."""
     xs, ys = [], []
     for _ in range(n):
         case = cases[rng.integers(len(cases))]
@@ -249,6 +263,8 @@ def sample_batch(cases: Sequence[PreparedCase], task: Task, n: int, rng,
         if task.target == "myocardium" and bright_infarct and rng.random() < bright_infarct:
             v = brighten_infarct(v, c, rng)
         y = c if task.target == "localizer" else targets_of(c, task.target)
+        if mark_infarct and task.target == "myocardium":
+            y = np.where(np.isin(c, (L.SCAR, L.MVO)), INFARCT_WALL, y)
         channels = [v] + ([w.astype(np.float32)] if task.target == "scar" else [])
         xs.append(np.stack(channels).astype(np.float32))
         ys.append(y.astype(np.int64))

@@ -175,9 +175,13 @@ def _train(cfg, task, device, rank, world, say, t0) -> Dict[str, object]:
     for step in range(start_step, cfg.steps):
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, cfg, time.perf_counter() - t_loop)
-        x, y = D.sample_batch(train_cases, task, per_rank_batch, rng, cfg.bright_infarct)
+        weighted = task.target == "myocardium" and cfg.infarct_weight != 1.0
+        x, y = D.sample_batch(train_cases, task, per_rank_batch, rng, cfg.bright_infarct, mark_infarct=weighted)
         x, y = augment(x.to(device), y.to(device), task, gen, synth=cfg.synth_appearance)
         region = loss_region(x, task)
+        if weighted:
+            y, weight = D.infarct_weights(y, cfg.infarct_weight)
+            region = region * weight
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             logits = model(x)
         loss = seg_loss(logits, y, region, task)
