@@ -166,6 +166,19 @@ def test_fwhm_threshold_is_half_the_region_maximum_and_user_seed_grows_only_its_
              gray_fraction=0.35, max_percentile=100.0, core_sd=5.0)
 
 
+def test_seeded_methods_find_a_low_contrast_scar_instead_of_reporting_none():
+    """A scar only 4 SD above remote myocardium (low-contrast LGE): the automatic cores (3.5 SD
+    by default) seed FWHM and region growing, and the scar is found; cores at the old 5 SD found
+    none and reported no scar at all, which is the confident "0 %" a reader must never get."""
+    image, wall, scar, grid, _, _ = ring(noise=0.03)
+    image[scar] = 0.1 + 4.0 * 0.03 + np.random.default_rng(5).normal(0, 0.03, int(scar.sum()))
+    image[~wall] = np.minimum(image[~wall], 0.15)  # dark blood and surroundings: no border guard at work
+    for name in ("fwhm", "region-growing"):
+        found = run(name, image, wall, grid)
+        assert _dice(found.scar, scar) > 0.9, name
+        assert not run(name, image, wall, grid, core_sd=5.0).scar.any(), name
+
+
 def test_otsu_kmeans_and_em_recover_known_classes():
     rng = np.random.default_rng(1)
     x = np.concatenate([rng.normal(0.1, 0.02, 5000), rng.normal(0.5, 0.03, 1000), rng.normal(1.0, 0.05, 2000)])
