@@ -67,7 +67,7 @@ def test_registry_declares_every_classical_method_with_shared_postprocessing():
     for m in registry.methods("scar"):
         own = {p.name for p in m.params}
         if m.family == "deep learning":  # the networks predict MVO and the border themselves
-            assert not set(COMMON_NAMES) & own, m.name
+            assert set(COMMON_NAMES) & own == {"basal_check"}, m.name
         else:
             assert set(COMMON_NAMES) <= own, m.name
     n = registry.get("strm", "scar").param("n")
@@ -235,6 +235,42 @@ def test_border_guard_removes_blood_partial_volume_but_keeps_bright_scar():
     image2, wall2, scar2, grid2, _, _ = ring(seed=6, noise=0.02)
     kept = run("strm", image2, wall2, grid2)
     assert kept.scar[scar2 & (np.hypot(x - 40, y - 40) < 21)].mean() > 0.9  # subendocardial scar stays
+
+
+def test_scar_alone_on_the_basal_slice_of_a_stack_is_dropped_and_nowhere_else():
+    """A thick-slice stack whose cavity widens toward the base (the last slices here, as in EMIDEC):
+    a bright patch on the basal slice with nothing under it on the next slice is dropped (by every
+    classical method's post-processing and by lone_basal_infarct directly); the same patch with
+    scar under it stays, a lone patch on the apical slice stays, and 3D volumes are left alone."""
+    from LVScarSegLogic.methods.postprocess import lone_basal_infarct
+
+    shape = (6, 80, 80)
+    k, y, x = np.mgrid[:shape[0], :80, :80]
+    r = np.hypot(x - 40, y - 40)
+    inner = 8 + 2 * k  # the cavity widens from apex (k=0) to base (k=5)
+    wall = (r >= inner) & (r <= inner + 7)
+    angle = np.degrees(np.arctan2(y - 40, x - 40))
+    patch = wall & (angle > 10) & (angle < 60)
+    rng = np.random.default_rng(3)
+
+    def scan(scar):
+        image = np.where(wall, 0.1, np.where(r < inner, 0.3, 0.2)).astype(np.float32)
+        image[scar] = 0.9
+        return image + rng.normal(0, 0.02, shape).astype(np.float32)
+
+    stack = Grid.make(shape, (1.5, 1.5, 8.0), (0, 0, 0), np.eye(3))
+    base_only = patch & (k == 5)
+    found = run("strm", scan(base_only), wall, stack)
+    assert not found.scar.any() and found.info["lone_basal_voxels"] > 0
+    assert run("strm", scan(base_only), wall, stack, basal_check=False).scar[base_only].mean() > 0.8
+    two = patch & (k >= 4)
+    assert run("strm", scan(two), wall, stack).scar[two].mean() > 0.8
+    apex_only = patch & (k == 0)
+    assert run("strm", scan(apex_only), wall, stack).scar[apex_only].mean() > 0.8
+    inp = ScarInput(image=scan(base_only), myocardium=wall, grid=stack)
+    assert np.array_equal(lone_basal_infarct(inp, base_only), base_only)
+    iso = ScarInput(image=scan(base_only), myocardium=wall, grid=Grid.make(shape, (1.5,) * 3, (0, 0, 0), np.eye(3)))
+    assert not lone_basal_infarct(iso, base_only).any()
 
 
 def test_dark_core_inside_the_infarct_is_mvo_and_counts_as_infarct():

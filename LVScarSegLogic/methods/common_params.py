@@ -7,6 +7,11 @@ from typing import Tuple
 
 from .registry import Param
 
+# Also declared by the scar networks, which apply it themselves (deep_methods.py).
+BASAL_CHECK = Param("basal_check", "bool", True,
+                    "Thick-slice stacks: drop scar on the basal slice with no scar under it on the next slice "
+                    "(oblique partial volume next to the outflow tract and atrium; the report says how much).")
+
 COMMON_PARAMS: Tuple[Param, ...] = (
     Param("endo_guard", "bool", True,
           "Drop scar in the wall's border voxels (one voxel, in-plane) that is no brighter than the brightest "
@@ -17,6 +22,7 @@ COMMON_PARAMS: Tuple[Param, ...] = (
           min=0.0, max=10.0),
     Param("min_size_mm3", "float", 20.0, "Remove scar components smaller than this volume (mm^3).",
           min=0.0, max=2000.0),
+    BASAL_CHECK,
     Param("detect_mvo", "bool", True,
           "Label dark cores enclosed by enhancement (and the cavity) as MVO; MVO counts as infarct."),
     Param("repair_voxels", "int", 0,

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import InputError
 from .base import ScarInput, ScarResult
+from .common_params import BASAL_CHECK
 from .declare import myocardium_method, scar_method
 from .registry import Param
 
@@ -26,12 +27,13 @@ def _require_torch(method: str) -> None:
 
 
 def _scar(method: str, inp: ScarInput, tta: bool = False, model: str = "", min_infarct_mm3: float = 20.0,
-          grow_wall_voxels: int = 0) -> ScarResult:
+          grow_wall_voxels: int = 0, basal_check: bool = True) -> ScarResult:
     _require_torch(method)  # before importing anything that imports torch
     from scipy import ndimage as ndi
 
     from ..deep.infer import scar_probabilities
     from ..masks import components_touching, in_plane_structure, remove_small
+    from .postprocess import lone_basal_infarct
     from .reference import cavity
 
     inp.progress(0.3, f"scar: {method} network")
@@ -58,6 +60,8 @@ def _scar(method: str, inp: ScarInput, tta: bool = False, model: str = "", min_i
     infarct = components_touching(infarct, infarct & wall)
     voxel_mm3 = float(np.prod(inp.spacing))
     infarct = remove_small(infarct, int(np.ceil(min_infarct_mm3 / voxel_mm3)))
+    lone = lone_basal_infarct(inp, infarct) if basal_check else np.zeros_like(infarct)
+    infarct &= ~lone
     mvo = (cls == 3) & infarct & wall
     gray = (cls == 1) & inp.myocardium & ~infarct
     details = {"model": info.get("name"), "model_sha256": info.get("sha256"), "inference": info.get("inference"),
@@ -70,6 +74,7 @@ def _scar(method: str, inp: ScarInput, tta: bool = False, model: str = "", min_i
         warnings.append(f"scar extended {outside * voxel_mm3 / 1000:.2f} mL beyond {where} where the contour looked "
                         "a voxel too tight (the voxels count as LV wall)")
     details["grown_wall_ml"] = round(outside * voxel_mm3 / 1000, 4)
+    details["lone_basal_ml"] = round(int(lone.sum()) * voxel_mm3 / 1000, 4)
     return ScarResult(scar=infarct, grayzone=gray, mvo=mvo if mvo.any() else None, info=details,
                       warnings=warnings, uncertainty=uncertainty)
 
@@ -89,7 +94,7 @@ _GROW_WALL = Param("grow_wall_voxels", "int", 0, "Opt-in: infarct may reach this
 
 def _network_scar(name: str, summary: str, reference: str):
     return scar_method(name=name, family="deep learning", summary=summary,
-                       params=(_TTA, _DL_MODEL, _MIN_INFARCT, _GROW_WALL), needs=("myocardium", "torch"),
+                       params=(_TTA, _DL_MODEL, _MIN_INFARCT, _GROW_WALL, BASAL_CHECK), needs=("myocardium", "torch"),
                        reference=reference, common=False, entry=f"deep_methods:scar_{name}")(partial(_scar, name))
 
 

@@ -34,8 +34,11 @@ def run_scar_method(method: Method, image: np.ndarray, wall: np.ndarray, grid: G
         remote=remote[box] if remote is not None else None,
         bloodpool=bloodpool[box] if bloodpool is not None else None, progress=progress, device=device,
         wall_given=wall_given)
-    own = {k: v for k, v in params.items() if k not in COMMON_NAMES}
-    common = {k: v for k, v in params.items() if k in COMMON_NAMES}
+    # the shared post-processing is for methods that declare all of it; the networks declare one
+    # of its parameters (basal_check) and apply it themselves
+    shared = set(COMMON_NAMES) if set(COMMON_NAMES) <= {p.name for p in method.params} else set()
+    own = {k: v for k, v in params.items() if k not in shared}
+    common = {k: v for k, v in params.items() if k in shared}
     result = method.function()(inp, **own)
     if own.get("variant") == "textbook":  # the literature's form: no post-processing of ours
         common = {}
