@@ -133,6 +133,31 @@ def test_a_more_lv_like_candidate_replaces_the_localizer_s_strongest(lowres_case
     assert _dice(codes == L.MYOCARDIUM, L.lv_myocardium(truth)) > 0.75
 
 
+def test_the_image_centre_is_a_candidate_when_the_localizer_proposes_only_elsewhere(lowres_case, monkeypatch):
+    """Short-axis stacks are planned on the heart: when the localizer's candidates all lie away
+    from the image's centre (here only an empty corner), a box at the centre is judged too and
+    taken when it is clearly more LV-like; the report and the warning say so. A localizer box that
+    already covers the centre gets no extra box, and CENTRE_CANDIDATE False turns it off."""
+    from LVScarSegLogic import labels as L
+    from LVScarSegLogic.deep import infer, localization, prep
+
+    image = lowres_case["array"].astype(np.float32)
+    truth = lowres_case["codes"]
+    spacing = tuple(reversed(lowres_case["grid"].spacing))
+    corner = tuple(slice(0, max(4, n // 4)) for n in image.shape)
+    lv_box = prep.box_around(L.lv_myocardium(truth), spacing, 15.0)
+    assert localization.centre_candidate(image.shape, spacing, [corner]) is not None
+    assert localization.centre_candidate(image.shape, spacing, [lv_box]) is None  # the phantom's LV is central
+    monkeypatch.setattr(infer, "localize_candidates", lambda *a, **k: ([(corner, 900.0)], {"model": "stub"}))
+    codes, _, details, warnings = infer.segment_myocardium(image, spacing, "cmpunet", device="cpu")
+    loc = details["localizer"]
+    assert len(loc["candidates"]) == 2 and loc["candidates"][1]["source"] == "the image's centre"
+    assert loc["chosen"] == 1 and any("the box at the image's centre was used" in w for w in warnings)
+    assert _dice(codes == L.MYOCARDIUM, L.lv_myocardium(truth)) > 0.75
+    monkeypatch.setattr(localization, "CENTRE_CANDIDATE", False)
+    assert localization.centre_candidate(image.shape, spacing, [corner]) is None
+
+
 # The localization logic is checked on a phantom with the phantom-trained model, whose outputs on
 # phantoms are the best understood; the default ("best") set is EMIDEC-trained.
 def _phantom_model() -> str:

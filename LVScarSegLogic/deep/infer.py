@@ -10,8 +10,8 @@ import torch
 
 from . import localization, prep
 from .loading import load_model
-from .localization import (SWITCH_MARGIN, box_at, localize_candidates, recentred, run_on, search_lv,
-                           search_thresholds)
+from .localization import (SWITCH_MARGIN, box_at, centre_candidate, localize_candidates, recentred, run_on,
+                           search_lv, search_thresholds)
 from .networks import pick_device
 from .prediction import inference_plan, predict, to_working
 
@@ -48,6 +48,11 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
             boxes = [b for b, _ in found]
             loc["candidates"] = [{"box_kji": [[s.start, s.stop] for s in b], "localizer_score": round(score, 1)}
                                  for b, score in found]
+            centre = centre_candidate(image.shape, spacing_kji, boxes)
+            if centre is not None:
+                boxes.append(centre)
+                loc["candidates"].append({"box_kji": [[s.start, s.stop] for s in centre], "localizer_score": None,
+                                          "source": "the image's centre"})
         else:
             warnings.append("the LV localizer found no LV; the whole image was searched")
     dev = pick_device(device)
@@ -65,9 +70,10 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
         if localized:
             loc["chosen"] = chosen
             if chosen:
+                which = ("the box at the image's centre" if loc["candidates"][chosen].get("source")
+                         else f"candidate {chosen + 1} of {len(boxes)}")
                 warnings.append(f"the LV localizer's strongest candidate did not look like an LV to the {method} "
-                                f"myocardium model; candidate {chosen + 1} of {len(boxes)} was used (check the LV "
-                                "position)")
+                                f"myocardium model; {which} was used (check the LV position)")
         else:
             progress(0.5, "myocardium: the crop around the given LV centre")
         crop, loc["recentred"] = recentred(image, spacing_kji, model, task, dev, tta, crop)

@@ -90,6 +90,21 @@ def box_at(point_kji: Sequence[float], shape, spacing_kji) -> Tuple[slice, ...]:
     return tuple(box)
 
 
+CENTRE_CANDIDATE = True  # False: the localizer's candidates only (as before; for benchmarks)
+
+
+def centre_candidate(shape, spacing_kji, boxes: Sequence[Tuple[slice, ...]]) -> Optional[Tuple[slice, ...]]:
+    """A box at the image's centre (``box_at``), as one more LV candidate for the myocardium network
+    to judge, or None when a localizer box already overlaps it (intersection over union >= 0.3).
+    Short-axis stacks are planned on the heart, so the LV is usually near the field of view's
+    centre; the box still has to be clearly more LV-like than the localizer's strongest candidate
+    (SWITCH_MARGIN) to be taken."""
+    box = box_at([(n - 1) / 2.0 for n in shape], shape, spacing_kji)
+    if not CENTRE_CANDIDATE or any(_box_iou(box, b) >= 0.3 for b in boxes):
+        return None
+    return box
+
+
 def _box_iou(a: Tuple[slice, ...], b: Tuple[slice, ...]) -> float:
     inter = np.prod([max(0, min(x.stop, y.stop) - max(x.start, y.start)) for x, y in zip(a, b)])
     size = lambda box: np.prod([s.stop - s.start for s in box])  # noqa: E731
