@@ -229,8 +229,8 @@ def infarct_weights(y: torch.Tensor, weight: float) -> Tuple[torch.Tensor, torch
     return torch.where(mark, torch.full_like(y, 2), y), 1.0 + (weight - 1.0) * mark.float()
 
 
-def sample_batch(cases: Sequence[PreparedCase], task: Task, n: int, rng,
-                 bright_infarct: float = 0.0, mark_infarct: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
+def sample_batch(cases: Sequence[PreparedCase], task: Task, n: int, rng, bright_infarct: float = 0.0,
+                 mark_infarct: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
     """(x, y) for ``n`` random samples: x (n, 1, *patch) image float32 (+ the true wall as channel
     1 for scar tasks; it is perturbed in ``augment``), y (n, *patch) class indices. Myocardium
     tasks: a ``bright_infarct`` fraction of the samples get their infarct as bright as blood or

@@ -94,7 +94,8 @@ _GROW_WALL = Param("grow_wall_voxels", "int", 0, "Opt-in: infarct may reach this
 
 def _network_scar(name: str, summary: str, reference: str):
     return scar_method(name=name, family="deep learning", summary=summary,
-                       params=(_TTA, _DL_MODEL, _MIN_INFARCT, _GROW_WALL, BASAL_CHECK), needs=("myocardium", "torch"),
+                       params=(_TTA, _DL_MODEL, _MIN_INFARCT, _GROW_WALL, BASAL_CHECK),
+                       needs=("myocardium", "torch"),
                        reference=reference, common=False, entry=f"deep_methods:scar_{name}")(partial(_scar, name))
 
 
