@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # Forces the search: every LV found counts as implausible, every window as acceptable.
-FORCE_SEARCH = ("import sys, runpy; import LVScarSegLogic.deep.infer as I; "
-                "I.THICK_SLICE_LOW_PLAUSIBILITY = I.LOW_PLAUSIBILITY = 99.0; "
+# (The thresholds live in localization.py; patching them on infer.py, as this did before, forced nothing.)
+FORCE_SEARCH = ("import sys, runpy; import LVScarSegLogic.deep.localization as Z; "
+                "Z.THICK_SLICE_LOW_PLAUSIBILITY = Z.LOW_PLAUSIBILITY = 99.0; "
                 "sys.argv = ['lvscarseg'] + sys.argv[1:]; runpy.run_module('LVScarSegLogic', run_name='__main__')")
 
 
