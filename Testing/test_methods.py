@@ -179,6 +179,26 @@ def test_seeded_methods_find_a_low_contrast_scar_instead_of_reporting_none():
         assert not run(name, image, wall, grid, core_sd=5.0).scar.any(), name
 
 
+def test_fwhm_maximum_ignores_fat_inside_a_contour_drawn_a_voxel_wide():
+    """Epicardial fat twice as bright as the scar, taken into the wall by a contour drawn a voxel
+    too wide, touching the scar: the enhanced FWHM takes its maximum away from the wall's borders
+    and finds the scar; with the border voxels counted (the textbook maximum, given the same
+    seed), half the fat's brightness lies above most of the scar."""
+    image, wall, scar, grid, _, _ = ring(noise=0.03)
+    z, y, x = np.mgrid[:image.shape[0], :80, :80]
+    r = np.hypot(x - 40, y - 40)
+    angle = np.degrees(np.arctan2(y - 40, x - 40))
+    fat = (r > 28) & (r <= 29) & (angle > 20) & (angle < 60)  # one voxel outside the wall
+    image[fat] = 2.2
+    wide = wall | fat
+    found = run("fwhm", image, wide, grid)
+    assert _dice(found.scar & wall, scar) > 0.85
+    seed = (4, int(40 + 24 * np.sin(np.radians(35))), int(40 + 24 * np.cos(np.radians(35))))
+    literal = fwhm(ScarInput(image=image, myocardium=wide, grid=grid, seeds=[seed]), fraction=0.5,
+                   gray_fraction=0.35, max_percentile=100.0, core_sd=3.5, variant="textbook")
+    assert literal.scar[scar].mean() < 0.2
+
+
 def test_otsu_kmeans_and_em_recover_known_classes():
     rng = np.random.default_rng(1)
     x = np.concatenate([rng.normal(0.1, 0.02, 5000), rng.normal(0.5, 0.03, 1000), rng.normal(1.0, 0.05, 2000)])

@@ -101,8 +101,9 @@ def seed_mask(inp: ScarInput, core_sd: float, info: Dict[str, object], warnings)
     doc="Amado 2004: grow the region above 50 % of the seed signal, take its maximum MX, scar = wall ≥ "
         "`fraction` × MX connected to a seed; gray zone from `gray_fraction` × MX. Seeds: `--seed` points "
         "or automatic enhanced cores (3-voxel local mean above remote + `core_sd` SD); no core, no scar. "
-        "Deviation: MX is the 99th percentile of the region (`max_percentile=100` is the textbook "
-        "maximum).",
+        "Deviations: MX is the 99th percentile of the region away from the wall's borders "
+        "(`max_percentile=100` is the textbook maximum), and the threshold is never below remote + "
+        "`floor_sd` SD.",
     params=(
         Param("fraction", "float", 0.5, "Threshold as a fraction of the enhanced region's maximum "
               "(0.5 = FWHM).", min=0.2, max=0.8),
@@ -111,6 +112,9 @@ def seed_mask(inp: ScarInput, core_sd: float, info: Dict[str, object], warnings)
         Param("max_percentile", "float", 99.0, "Percentile of the enhanced region taken as its maximum; "
               "100 is the textbook maximum, below 100 keeps one noise spike from setting the threshold.",
               min=90.0, max=100.0),
+        Param("floor_sd", "float", 3.0, "The threshold is never below remote mean + this many SD (0: no "
+              "floor): where the enhanced region's maximum is low (a healthy heart, a faint scar), half of "
+              "it lies inside healthy wall.", min=0.0, max=8.0),
         CORE_SD,
         VARIANT,
     ),
@@ -118,12 +122,18 @@ def seed_mask(inp: ScarInput, core_sd: float, info: Dict[str, object], warnings)
     reference="Amado 2004 JACC 44:2383 (figure legend); Karim 2016 MedIA 30:95",
 )
 def fwhm(inp: ScarInput, fraction: float, gray_fraction: float, max_percentile: float, core_sd: float,
-         variant: str = "enhanced") -> ScarResult:
+         variant: str = "enhanced", floor_sd: float = 3.0) -> ScarResult:
     """FWHM (Amado 2004): grow the region above 50 % of the seed signal, take its maximum MX,
     scar = wall voxels >= fraction * MX connected to a seed; gray zone between
     ``gray_fraction`` and ``fraction`` of MX, next to the scar.
-    Deviation: MX is the ``max_percentile`` percentile of the region (99 by default), not its
-    single brightest voxel, so that one noise spike cannot set the threshold.
+    Deviations, each measured on data this project did not make (second phantom style, training
+    labels / EMIDEC training exams, infarct Dice): MX is the ``max_percentile`` percentile (99 by
+    default) of the region *away from the wall's borders*, not its single brightest voxel, so that
+    neither one noise spike nor the epicardial fat or blood inside a contour drawn a voxel wide
+    sets it (0.765 -> 0.790; such a voxel twice as bright as the scar left one infarct 0.09); and
+    the threshold is never below remote mean + ``floor_sd`` SD, the floor region growing has too
+    (EMIDEC 0.16 -> 0.58, where half the maximum lay inside healthy wall; healthy walls of the
+    phantom style worst 8.9 -> 4.7 % with the border-free maximum).
     ``variant`` "textbook": the automatic literature form, FWHM(max): MX is the brightest voxel of
     the wall (of the region grown from user seeds when given), scar = every wall voxel >= fraction
     * MX, no connectivity, none of the shared post-processing."""
@@ -145,14 +155,31 @@ def fwhm(inp: ScarInput, fraction: float, gray_fraction: float, max_percentile: 
     seed_level = 0.5 * float(np.median(image[seeds]))
     inp.progress(0.5, "fwhm: region growing")
     region = components_touching(myo & (image >= seed_level), seeds)
-    mx = float(np.percentile(image[region], max_percentile)) if region.any() else float(image[seeds].max())
+    inner = region & _away_from_borders(myo, inp.spacing) if variant != "textbook" else region
+    mx = float(np.percentile(image[inner], max_percentile)) if inner.any() else float(image[seeds].max())
     threshold = fraction * mx
+    if variant != "textbook" and floor_sd > 0:
+        r_mean, r_sd = remote_stats(inp)
+        threshold = max(threshold, r_mean + floor_sd * r_sd)
     scar = components_touching(myo & (image >= threshold), seeds)
     gray = None
     if gray_fraction < fraction:
         gray = myo & (image >= gray_fraction * mx) & ~scar
     info.update({"max": mx, "threshold": threshold, "seed_voxels": int(seeds.sum())})
     return ScarResult(scar=scar, grayzone=gray, info=info, warnings=warnings)
+
+
+def _away_from_borders(myo: np.ndarray, spacing_ijk) -> np.ndarray:
+    """The wall without every voxel that touches the outside, diagonals included (in-plane in a
+    thick-slice stack): fat or blood inside a contour drawn a voxel wide lies in that layer."""
+    from ..lazy import ndi
+    from ..masks import slice_axis
+
+    structure = np.ones((3, 3, 3), dtype=bool)
+    axis = slice_axis(spacing_ijk)
+    if axis is not None:
+        structure[tuple(slice(None) if a != axis else [0, 2] for a in range(3))] = False
+    return ndi.binary_erosion(myo, structure=structure)
 
 
 def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
