@@ -207,6 +207,7 @@ def test_an_implausible_lv_starts_a_search_of_the_image(lowres_case, monkeypatch
     corner = tuple(slice(0, max(4, n // 4)) for n in image.shape)
     assert not wall[corner].any()
     monkeypatch.setattr(infer, "localize_candidates", lambda *a, **k: ([(corner, 900.0)], {"model": "stub"}))
+    monkeypatch.setattr(localization, "CENTRE_CANDIDATE", False)  # the phantom's LV is central: no rescue there
     monkeypatch.setattr(localization, "SEARCH_TIME_LIMIT_S", 1e9)  # the whole search here; its time limit below
     steps = []
     codes, _, details, warnings = infer.segment_myocardium(image, spacing, "cmpunet", device="cpu",
