@@ -172,10 +172,10 @@ def _train(cfg, task, device, rank, world, say, t0) -> Dict[str, object]:
     start_step, stop, losses = state["step"], False, []
     per_rank_batch = max(1, cfg.batch // world)
     t_loop = time.perf_counter()
+    weighted = task.target == "myocardium" and cfg.infarct_weight != 1.0
     for step in range(start_step, cfg.steps):
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, cfg, time.perf_counter() - t_loop)
-        weighted = task.target == "myocardium" and cfg.infarct_weight != 1.0
         x, y = D.sample_batch(train_cases, task, per_rank_batch, rng, cfg.bright_infarct, mark_infarct=weighted)
         x, y = augment(x.to(device), y.to(device), task, gen, synth=cfg.synth_appearance)
         region = loss_region(x, task)

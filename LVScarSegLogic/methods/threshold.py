@@ -10,7 +10,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from ..errors import InputError
-from ..masks import components_touching, erode_borders, remove_small
+from ..masks import away_from_border, components_touching, erode_borders, remove_small
 from .base import ScarInput, ScarResult
 from .common import local_mean
 from .common_params import CORE_SD, SLICE_STATISTICS, VARIANT
@@ -155,7 +155,7 @@ def fwhm(inp: ScarInput, fraction: float, gray_fraction: float, max_percentile: 
     seed_level = 0.5 * float(np.median(image[seeds]))
     inp.progress(0.5, "fwhm: region growing")
     region = components_touching(myo & (image >= seed_level), seeds)
-    inner = region & _away_from_borders(myo, inp.spacing) if variant != "textbook" else region
+    inner = region & away_from_border(myo, inp.spacing) if variant != "textbook" else region
     mx = float(np.percentile(image[inner], max_percentile)) if inner.any() else float(image[seeds].max())
     threshold = fraction * mx
     if variant != "textbook" and floor_sd > 0:
@@ -167,19 +167,6 @@ def fwhm(inp: ScarInput, fraction: float, gray_fraction: float, max_percentile: 
         gray = myo & (image >= gray_fraction * mx) & ~scar
     info.update({"max": mx, "threshold": threshold, "seed_voxels": int(seeds.sum())})
     return ScarResult(scar=scar, grayzone=gray, info=info, warnings=warnings)
-
-
-def _away_from_borders(myo: np.ndarray, spacing_ijk) -> np.ndarray:
-    """The wall without every voxel that touches the outside, diagonals included (in-plane in a
-    thick-slice stack): fat or blood inside a contour drawn a voxel wide lies in that layer."""
-    from ..lazy import ndi
-    from ..masks import slice_axis
-
-    structure = np.ones((3, 3, 3), dtype=bool)
-    axis = slice_axis(spacing_ijk)
-    if axis is not None:
-        structure[tuple(slice(None) if a != axis else [0, 2] for a in range(3))] = False
-    return ndi.binary_erosion(myo, structure=structure)
 
 
 def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
