@@ -181,6 +181,20 @@ def test_bright_infarct_augmentation_moves_only_the_infarct_to_blood_brightness(
         TrainConfig(task="myocardium-cmpunet", output="m.safetensors", bright_infarct=1.5).check()
 
 
+def _ring_stack_with_scar(size: int, blood_r: float, wall_r: float, scar_rows: int, blood: float, scar: float):
+    """A prepared 6-slice stack (10 mm slices, 1.5 mm pixels) of a ring of wall (40) around a blood
+    pool, the wall's part above row ``scar_rows`` infarct; every slice a grey level brighter."""
+    from LVScarSegLogic import labels as L
+    from LVScarSegLogic.deep import data as D
+
+    k, j, i = np.mgrid[:6, :size, :size]
+    r = np.hypot(j - size // 2, i - size // 2)
+    codes = np.where(r < blood_r, L.BLOODPOOL, np.where(r < wall_r, L.MYOCARDIUM, 0)).astype(np.uint8)
+    codes[(codes == L.MYOCARDIUM) & (j < scar_rows)] = L.SCAR
+    image = np.where(codes == L.BLOODPOOL, blood, np.where(codes == L.SCAR, scar, 40.0)) + k
+    return D.prepare(image, codes, (10.0, 1.5, 1.5), "stack", np.random.default_rng(0))
+
+
 def test_infarct_weight_marks_infarct_wall_through_augmentation_and_weights_only_it():
     """--infarct-weight: in a myocardium batch, infarct (and MVO) wall voxels carry the mark
     INFARCT_WALL, which the geometric augmentation moves with the labels; ``infarct_weights`` turns
@@ -188,19 +202,13 @@ def test_infarct_weight_marks_infarct_wall_through_augmentation_and_weights_only
     elsewhere; the option is range-checked."""
     import torch
 
-    from LVScarSegLogic import labels as L
     from LVScarSegLogic.deep import data as D
     from LVScarSegLogic.deep.augment import augment
     from LVScarSegLogic.deep.config import TrainConfig
     from LVScarSegLogic.deep.tasks import TASKS
     from LVScarSegLogic.errors import InputError
 
-    k, j, i = np.mgrid[:6, :80, :80]
-    r = np.hypot(j - 40, i - 40)
-    codes = np.where(r < 10, L.BLOODPOOL, np.where(r < 16, L.MYOCARDIUM, 0)).astype(np.uint8)
-    codes[(codes == L.MYOCARDIUM) & (j < 34)] = L.SCAR
-    image = np.where(codes == L.BLOODPOOL, 200.0, np.where(codes == L.SCAR, 180.0, 40.0)) + k
-    case = D.prepare(image, codes, (10.0, 1.5, 1.5), "stack", np.random.default_rng(0))
+    case = _ring_stack_with_scar(80, 10, 16, 34, blood=200.0, scar=180.0)
     task = TASKS["myocardium-cmpunet"]
     x0, plain = D.sample_batch([case], task, 8, np.random.default_rng(3))
     x1, marked = D.sample_batch([case], task, 8, np.random.default_rng(3), mark_infarct=True)
@@ -264,19 +272,12 @@ def test_scar_validation_draws_the_observer_wall_in_the_stack_s_plane(monkeypatc
     observer_myocardium gets the spacing in a Grid's (i, j, k) order, the slices' 10 mm last."""
     import torch
 
-    from LVScarSegLogic import labels as L
-    from LVScarSegLogic.deep import data as D
     from LVScarSegLogic.deep import scoring
     from LVScarSegLogic.deep.networks import build_for
     from LVScarSegLogic.deep.tasks import TASKS
     from LVScarSegLogic.phantom import observer
 
-    k, j, i = np.mgrid[:6, :64, :64]
-    r = np.hypot(j - 32, i - 32)
-    codes = np.where(r < 8, L.BLOODPOOL, np.where(r < 14, L.MYOCARDIUM, 0)).astype(np.uint8)
-    codes[(codes == L.MYOCARDIUM) & (j < 28)] = L.SCAR
-    image = np.where(codes == L.BLOODPOOL, 150.0, np.where(codes == L.SCAR, 220.0, 40.0)) + k
-    case = D.prepare(image, codes, (10.0, 1.5, 1.5), "stack", np.random.default_rng(0))
+    case = _ring_stack_with_scar(64, 8, 14, 28, blood=150.0, scar=220.0)
     seen = []
     real = observer.observer_myocardium
     monkeypatch.setattr(observer, "observer_myocardium",
