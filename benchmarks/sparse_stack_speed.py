@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 # (The thresholds live in localization.py; patching them on infer.py, as this did before, forced nothing.)
 FORCE_SEARCH = ("import sys, runpy; import LVScarSegLogic.deep.localization as Z; "
                 "Z.THICK_SLICE_LOW_PLAUSIBILITY = Z.LOW_PLAUSIBILITY = 99.0; "
+                "Z.THICK_SLICE_SEARCH_ACCEPT = Z.SEARCH_ACCEPT = 0.0; "
                 "sys.argv = ['lvscarseg'] + sys.argv[1:]; runpy.run_module('LVScarSegLogic', run_name='__main__')")
 
 
