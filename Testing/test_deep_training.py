@@ -224,6 +224,33 @@ def test_infarct_weight_marks_infarct_wall_through_augmentation_and_weights_only
         TrainConfig(task="myocardium-cmpunet", output="m.safetensors", infarct_weight=0.5).check()
 
 
+def test_border_blood_weight_weights_only_blood_within_two_voxels_of_the_wall():
+    """--border-blood-weight: blood pool voxels at most 2 voxels (chessboard) from a wall voxel get
+    the weight B; blood farther in, background and wall keep 1 (infarct wall keeps its own W)."""
+    import torch
+
+    from LVScarSegLogic.deep import data as D
+    from LVScarSegLogic.deep.config import TrainConfig
+    from LVScarSegLogic.errors import InputError
+
+    y = torch.zeros((1, 20, 20), dtype=torch.long)
+    y[0, 2:18, 2:18] = 2          # wall
+    y[0, 5:15, 5:15] = 1          # blood, 10x10: its rim of 2 voxels is next to the wall
+    y[0, 2, 2] = D.INFARCT_WALL
+    out, w = D.infarct_weights(y, 4.0, border_blood=3.0)
+    assert int(out[0, 2, 2]) == 2 and float(w[0, 2, 2]) == 4.0
+    blood = out[0] == 1
+    ring = torch.zeros_like(blood)
+    ring[5:15, 5:15] = True
+    ring[7:13, 7:13] = False
+    assert torch.equal((w[0] == 3.0), ring & blood)
+    assert bool((w[0][blood & ~ring] == 1.0).all()) and float(w[0, 0, 0]) == 1.0
+    _, plain = D.infarct_weights(y, 4.0)
+    assert set(np.unique(plain.numpy())) == {1.0, 4.0}
+    with pytest.raises(InputError, match="border-blood-weight"):
+        TrainConfig(task="myocardium-cmpunet", output="m.safetensors", border_blood_weight=0.0).check()
+
+
 def test_2d_networks_train_on_a_thick_slice_stack_s_own_slices(tmp_path):
     """Training sees a thick-slice stack as inference does: the 2D networks get its acquired slices
     (in-plane at 1.25 mm, slice count kept, one plane), never slices interpolated between two

@@ -177,7 +177,8 @@ def _cmd_train(a, progress) -> int:
                       checkpoint_every=a.checkpoint_every, resume=a.resume, device=a.device, seed=a.seed,
                       workers=a.workers, time_limit_s=a.time_limit, cache=a.cache, license=a.license,
                       init=a.init, synth_appearance=a.synth_appearance,
-                      bright_infarct=a.bright_infarct, infarct_weight=a.infarct_weight)
+                      bright_infarct=a.bright_infarct, infarct_weight=a.infarct_weight,
+                      border_blood_weight=a.border_blood_weight)
     cfg.check()
     check_output_path(a.output, list(a.data) + ([a.init] if a.init else []))
     from ..methods.deep_methods import _require_torch

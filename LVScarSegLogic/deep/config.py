@@ -40,6 +40,7 @@ class TrainConfig:
     synth_appearance: bool = False  # myocardium tasks: each tissue's brightness drawn anew (augment.random_appearance)
     bright_infarct: float = 0.0  # myocardium tasks: this fraction of samples with infarct as bright as blood
     infarct_weight: float = 1.0  # myocardium tasks: loss weight of infarct wall voxels
+    border_blood_weight: float = 1.0  # myocardium tasks: loss weight of blood pool next to the wall
 
     def check(self) -> None:
         """InputError naming the first option out of range (a run that cannot start fails here)."""
@@ -56,8 +57,10 @@ class TrainConfig:
                 raise InputError(f"{name} {value}: must be at least {low}")
         if not 0.0 <= self.bright_infarct <= 1.0:
             raise InputError(f"--bright-infarct {self.bright_infarct}: must be a fraction between 0 and 1")
-        if not 1.0 <= self.infarct_weight <= 100.0:
-            raise InputError(f"--infarct-weight {self.infarct_weight}: must be between 1 and 100")
+        for name, value in (("--infarct-weight", self.infarct_weight),
+                            ("--border-blood-weight", self.border_blood_weight)):
+            if not 1.0 <= value <= 100.0:
+                raise InputError(f"{name} {value}: must be between 1 and 100")
         if not self.lr > 0:
             raise InputError(f"--lr {self.lr}: must be positive")
         if self.task not in TASKS:

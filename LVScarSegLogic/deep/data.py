@@ -26,6 +26,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .. import labels as L
 from . import prep
@@ -220,13 +221,23 @@ def brighten_infarct(image: np.ndarray, codes: np.ndarray, rng, low: float = 0.8
 INFARCT_WALL = 3  # myocardium training batches only: a wall voxel that is infarct (or MVO)
 
 
-def infarct_weights(y: torch.Tensor, weight: float) -> Tuple[torch.Tensor, torch.Tensor]:
-    """(y with ``INFARCT_WALL`` back to wall, per-voxel loss weight: ``weight`` on infarct wall, 1
-    elsewhere). Bright subendocardial infarct is what a myocardium network calls blood pool
-    (EMIDEC held-out exams: 30 % of the true infarct), and it is the part of the wall a scar
-    measurement cannot lose."""
+def infarct_weights(y: torch.Tensor, weight: float, border_blood: float = 1.0,
+                    reach: int = 2) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(y with ``INFARCT_WALL`` back to wall, per-voxel loss weight: ``weight`` on infarct wall,
+    ``border_blood`` on blood pool within ``reach`` voxels of the wall (chessboard distance, in the
+    patch's own axes), 1 elsewhere). Bright subendocardial infarct is what a myocardium network
+    calls blood pool (EMIDEC held-out exams: 30 % of the true infarct), and it is the part of the
+    wall a scar measurement cannot lose; weighting it alone taught the wall to grow into bright
+    blood in healthy hearts, which the blood next to the wall is there to hold back."""
     mark = y == INFARCT_WALL
-    return torch.where(mark, torch.full_like(y, 2), y), 1.0 + (weight - 1.0) * mark.float()
+    y = torch.where(mark, torch.full_like(y, 2), y)
+    w = 1.0 + (weight - 1.0) * mark.float()
+    if border_blood != 1.0:
+        wall = (y == 2).float().unsqueeze(1)
+        pool = F.max_pool2d if y.dim() == 3 else F.max_pool3d
+        near = pool(wall, 2 * reach + 1, stride=1, padding=reach).squeeze(1) > 0
+        w = torch.where(near & (y == 1), torch.full_like(w, border_blood), w)
+    return y, w
 
 
 def sample_batch(cases: Sequence[PreparedCase], task: Task, n: int, rng, bright_infarct: float = 0.0,

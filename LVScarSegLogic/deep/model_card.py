@@ -67,6 +67,9 @@ def write_model(cfg: TrainConfig, task: Task, weights: Dict[str, torch.Tensor], 
                         if cfg.bright_infarct and task.target == "myocardium" else {}),
                      **({"infarct_weight": f"infarct wall voxels weighted {cfg.infarct_weight:g}x in the loss"}
                         if cfg.infarct_weight != 1.0 and task.target == "myocardium" else {}),
+                     **({"border_blood_weight": f"blood pool within 2 voxels of the wall weighted "
+                                                f"{cfg.border_blood_weight:g}x in the loss"}
+                        if cfg.border_blood_weight != 1.0 and task.target == "myocardium" else {}),
                      # 2D networks train on a thick-slice stack's own slices (data.PreparedCase.view)
                      **({"native_slices": True} if task.dims == 2 else {}),
                      "history": state["history"], "seconds": round(seconds, 1),
@@ -103,7 +106,8 @@ def model_card(m: Dict, task: Task, uses_emidec: bool) -> str:
         + (f"; {t.get('wall_augmentation', LEGACY_WALL_AUGMENTATION)}" if task.target == "scar" else "")
         + (f"; {t['intensity_augmentation']}" if "intensity_augmentation" in t else "")
         + (f"; {t['bright_infarct']}" if "bright_infarct" in t else "")
-        + (f"; {t['infarct_weight']}" if "infarct_weight" in t else "") + ".",
+        + (f"; {t['infarct_weight']}" if "infarct_weight" in t else "")
+        + (f"; {t['border_blood_weight']}" if "border_blood_weight" in t else "") + ".",
         f"- {t['steps']} steps, batch {t['batch']}, AdamW lr {t['lr']} (cosine), weight decay {t['weight_decay']}, "
         f"{t['processes']} process(es) on {t['device']}, {t['seconds']} s; best weights at step {t['best_step']}.",
         "", "## Intended use",

@@ -172,7 +172,7 @@ def _train(cfg, task, device, rank, world, say, t0) -> Dict[str, object]:
     start_step, stop, losses = state["step"], False, []
     per_rank_batch = max(1, cfg.batch // world)
     t_loop = time.perf_counter()
-    weighted = task.target == "myocardium" and cfg.infarct_weight != 1.0
+    weighted = task.target == "myocardium" and (cfg.infarct_weight != 1.0 or cfg.border_blood_weight != 1.0)
     for step in range(start_step, cfg.steps):
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, cfg, time.perf_counter() - t_loop)
@@ -180,7 +180,7 @@ def _train(cfg, task, device, rank, world, say, t0) -> Dict[str, object]:
         x, y = augment(x.to(device), y.to(device), task, gen, synth=cfg.synth_appearance)
         region = loss_region(x, task)
         if weighted:
-            y, weight = D.infarct_weights(y, cfg.infarct_weight)
+            y, weight = D.infarct_weights(y, cfg.infarct_weight, cfg.border_blood_weight)
             region = region * weight
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             logits = model(x)
