@@ -163,8 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "fraction of the samples get their infarct as bright as blood or brighter (DICOM-quality LGE)")
     tr.add_argument("--infarct-weight", type=float, default=1.0, metavar="W", help="myocardium tasks: infarct "
                     "wall voxels count W times in the loss (bright infarct is what the wall network calls blood)")
+    from ..deep.config import BORDER_BLOOD_REACH  # no torch: config is checked before PyTorch is imported
+
     tr.add_argument("--border-blood-weight", type=float, default=1.0, metavar="W", help="myocardium tasks: blood "
-                    "pool within 2 voxels of the wall counts W times in the loss (holds the wall back from bright "
+                    f"pool within {BORDER_BLOOD_REACH} voxels of the wall counts W times in the loss (holds the wall back from bright "
                     "blood when --infarct-weight pushes it out)")
     tr.add_argument("--license", default="BSD-3-Clause", help="recorded in the model card (EMIDEC data forces "
                     "CC-BY-NC-SA-4.0)")

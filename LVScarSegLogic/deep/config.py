@@ -9,6 +9,8 @@ from ..errors import InputError
 
 # Models trained on EMIDEC carry its license (CC BY-NC-SA 4.0): non-commercial, share alike.
 EMIDEC_LICENSE = "CC-BY-NC-SA-4.0"
+# --border-blood-weight: blood pool this many voxels (chessboard) from the wall is "next to" it
+BORDER_BLOOD_REACH = 2
 
 
 @dataclass

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from .. import labels as L
 from . import prep
+from .config import BORDER_BLOOD_REACH
 from .prediction import thick_slice_axis
 from .tasks import LOCALIZER_SPACING_MM, WORKING_SPACING_MM, Task
 
@@ -222,7 +223,7 @@ INFARCT_WALL = 3  # myocardium training batches only: a wall voxel that is infar
 
 
 def infarct_weights(y: torch.Tensor, weight: float, border_blood: float = 1.0,
-                    reach: int = 2) -> Tuple[torch.Tensor, torch.Tensor]:
+                    reach: int = BORDER_BLOOD_REACH) -> Tuple[torch.Tensor, torch.Tensor]:
     """(y with ``INFARCT_WALL`` back to wall, per-voxel loss weight: ``weight`` on infarct wall,
     ``border_blood`` on blood pool within ``reach`` voxels of the wall (chessboard distance, in the
     patch's own axes), 1 elsewhere). Bright subendocardial infarct is what a myocardium network

@@ -12,7 +12,7 @@ import torch
 
 from .. import __version__
 from .checkpoint import _save_tensors
-from .config import EMIDEC_LICENSE, TrainConfig
+from .config import BORDER_BLOOD_REACH, EMIDEC_LICENSE, TrainConfig
 from .scoring import VALIDATION_METRIC
 from .tasks import Task
 
@@ -67,7 +67,7 @@ def write_model(cfg: TrainConfig, task: Task, weights: Dict[str, torch.Tensor], 
                         if cfg.bright_infarct and task.target == "myocardium" else {}),
                      **({"infarct_weight": f"infarct wall voxels weighted {cfg.infarct_weight:g}x in the loss"}
                         if cfg.infarct_weight != 1.0 and task.target == "myocardium" else {}),
-                     **({"border_blood_weight": f"blood pool within 2 voxels of the wall weighted "
+                     **({"border_blood_weight": f"blood pool within {BORDER_BLOOD_REACH} voxels of the wall weighted "
                                                 f"{cfg.border_blood_weight:g}x in the loss"}
                         if cfg.border_blood_weight != 1.0 and task.target == "myocardium" else {}),
                      # 2D networks train on a thick-slice stack's own slices (data.PreparedCase.view)
