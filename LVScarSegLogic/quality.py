@@ -29,6 +29,7 @@ SCAR_PERCENT_MAX = 75.0
 # Warnings that mean the engine doubts where the LV is, or that the inputs do not belong together.
 DOUBT_PHRASES = ("does not look like an LV", "found no LV", "check the LV position", "search for the LV stopped")
 MISMATCH_PHRASES = ("may be another scan's",)  # segio: a mismatched mask used because of --force
+DROPPED_SCAR_PHRASES = ("check whether they are infarct",)  # methods/confidence.py REVIEW_PHRASE
 
 
 def _coarsest_axis(spacing_ijk: Sequence[float]) -> int:
@@ -128,6 +129,9 @@ def assess(codes: np.ndarray, grid, given_myocardium: bool, warnings: Sequence[s
     if any(p in w for w in warnings for p in MISMATCH_PHRASES):
         uncertain.append("a mask that looks like another scan's was used (--force): check that it belongs to "
                          "this image")
+    if any(p in w for w in warnings for p in DROPPED_SCAR_PHRASES):
+        uncertain.append("the scar network dropped a sizeable share of the wall as unconvincing infarct candidates "
+                         "(see the warnings): check the scar, or rerun with confidence_gate=0")
     status = FAILED if failed else UNCERTAIN if uncertain else OK
     return {"status": status, "reasons": failed + uncertain}
 

@@ -393,3 +393,66 @@ def test_behind_a_model_s_wall_the_scar_network_sees_it_a_voxel_wider_toward_the
     assert model_wall.info["grown_wall_ml"] > 0 and any("beyond the model's myocardium" in w for w in model_wall.warnings)
     reader = scar_cmpunet(ScarInput(image=image, myocardium=wall, grid=grid, wall_given=True))
     assert np.array_equal(seen[-1], wall) and not (reader.scar & ~wall).any()
+
+
+def test_a_scar_network_s_infarct_is_kept_only_where_one_component_is_convincing(monkeypatch):
+    """A healthy heart's false scar is small, unconfident and short; a real infarct has a confident
+    or long component. Two unconfident two-slice patches are dropped together (and reported); the
+    same patches stay beside one confident patch, or beside an unconfident one reaching 20 mm
+    through-plane; a confident patch under 200 mm^3 is no evidence; confidence_gate=0 keeps
+    everything. Dropping 2 % of the wall or more makes the verdict "uncertain"."""
+    import LVScarSegLogic.deep.infer as infer_mod
+    from LVScarSegLogic.geometry import Grid
+    from LVScarSegLogic.methods.base import ScarInput
+    from LVScarSegLogic.methods.confidence import REVIEW_PERCENT, REVIEW_PHRASE, unconvincing_infarct
+    from LVScarSegLogic.methods.deep_methods import scar_cmpunet
+    from LVScarSegLogic.quality import DROPPED_SCAR_PHRASES
+
+    k, j, i = np.mgrid[:6, :48, :48]
+    r = np.hypot(j - 24, i - 24)
+    angle = np.degrees(np.arctan2(j - 24, i - 24))
+    wall = (r >= 10) & (r < 15)
+    weak = wall & (k >= 1) & (k <= 2) & (((angle > 0) & (angle < 40)) | ((angle > 100) & (angle < 140)))
+    strong = wall & (k == 4) & (angle > -90) & (angle < -40)
+    long_weak = wall & (k >= 1) & (k <= 3) & (angle > -170) & (angle < -120)  # 20 mm
+    tiny_strong = wall & (k == 4) & (angle > -90) & (angle < -82)
+    voxel_mm3 = 1.5 * 1.5 * 10.0
+    assert strong.sum() * voxel_mm3 >= 200 and 20 <= tiny_strong.sum() * voxel_mm3 < 200
+    patches = []  # (mask, infarct probability) that the fake network calls infarct
+
+    def fake(image, given_wall, spacing_kji, method, device, tta, model_path):
+        probs = np.zeros((4,) + image.shape, np.float32)
+        probs[0] = 1.0
+        for mask, p in patches:
+            probs[0][mask], probs[2][mask] = 1 - p, p
+        return probs, None, {"name": "fake", "inference": "test"}
+
+    monkeypatch.setattr(infer_mod, "scar_probabilities", fake)
+    grid = Grid.make(wall.shape[::-1], (1.5, 1.5, 10.0), (0, 0, 0), np.eye(3))
+    image = np.ones(wall.shape, np.float32)
+
+    def run(*found, **params):
+        patches[:] = found
+        params.setdefault("confidence_gate", 0.78)  # opt-in
+        return scar_cmpunet(ScarInput(image=image, myocardium=wall, grid=grid), basal_check=False, **params)
+
+    healthy = run((weak, 0.7))
+    assert not healthy.scar.any() and healthy.info["unconvincing_ml"] == pytest.approx(weak.sum() * voxel_mm3 / 1000)
+    assert any("confidence_gate=0" in w for w in healthy.warnings)
+    assert 100 * weak.sum() / wall.sum() >= REVIEW_PERCENT and any(REVIEW_PHRASE in w for w in healthy.warnings)
+    assert REVIEW_PHRASE in DROPPED_SCAR_PHRASES
+    small = weak & (angle < 15)  # part of one patch, under 2 % of the wall: no call for review
+    assert 100 * small.sum() / wall.sum() < REVIEW_PERCENT
+    assert not any(REVIEW_PHRASE in w for w in run((small, 0.7)).warnings)
+    assert np.array_equal(run((weak, 0.7), confidence_gate=0).scar, weak)
+    assert np.array_equal(run((weak, 0.7), (strong, 0.9)).scar, weak | strong)
+    assert np.array_equal(run((weak, 0.7), (long_weak, 0.6)).scar, weak | long_weak)
+    assert not run((weak, 0.7), (tiny_strong, 0.95)).scar.any()
+    assert run((weak, 0.7), (strong, 0.9)).info["unconvincing_ml"] == 0
+    # the function itself: a 3D volume's through-plane extent is along k
+    prob = np.where(weak, 0.7, 0.0).astype(np.float32)
+    assert np.array_equal(unconvincing_infarct(weak, prob, (1.5, 1.5, 10.0), 0.8), weak)
+    assert not unconvincing_infarct(weak, prob, (1.5, 1.5, 10.0), 0.6).any()
+    column = np.zeros((30, 8, 8), bool)
+    column[:21, 2:6, 2:6] = True  # 20 voxels of 1.5 mm = 30 mm along k
+    assert not unconvincing_infarct(column, np.full(column.shape, 0.5, np.float32), (1.5,) * 3, 0.8).any()

@@ -13,6 +13,7 @@ import numpy as np
 from ..errors import InputError
 from .base import ScarInput, ScarResult
 from .common_params import BASAL_CHECK
+from .confidence import EVIDENCE_EXTENT_MM, EVIDENCE_MIN_MM3, REVIEW_PERCENT, REVIEW_PHRASE, unconvincing_infarct
 from .declare import myocardium_method, scar_method
 from .registry import Param
 
@@ -27,7 +28,7 @@ def _require_torch(method: str) -> None:
 
 
 def _scar(method: str, inp: ScarInput, tta: bool = False, model: str = "", min_infarct_mm3: float = 20.0,
-          grow_wall_voxels: int = 0, basal_check: bool = True) -> ScarResult:
+          grow_wall_voxels: int = 0, basal_check: bool = True, confidence_gate: float = 0.0) -> ScarResult:
     _require_torch(method)  # before importing anything that imports torch
     from scipy import ndimage as ndi
 
@@ -62,6 +63,11 @@ def _scar(method: str, inp: ScarInput, tta: bool = False, model: str = "", min_i
     infarct = remove_small(infarct, int(np.ceil(min_infarct_mm3 / voxel_mm3)))
     lone = lone_basal_infarct(inp, infarct) if basal_check else np.zeros_like(infarct)
     infarct &= ~lone
+    # Behind a model's wall the gate is off: there the wall's own errors decide (EMIDEC training
+    # exams, fully automatic: infarct Dice 0.486 -> 0.467 with it, the worst healthy exam unchanged).
+    gate = confidence_gate if inp.wall_given else 0.0
+    weak = unconvincing_infarct(infarct, probs[2] + probs[3], inp.spacing, gate)
+    infarct &= ~weak
     mvo = (cls == 3) & infarct & wall
     gray = (cls == 1) & inp.myocardium & ~infarct
     details = {"model": info.get("name"), "model_sha256": info.get("sha256"), "inference": info.get("inference"),
@@ -75,6 +81,13 @@ def _scar(method: str, inp: ScarInput, tta: bool = False, model: str = "", min_i
                         "a voxel too tight (the voxels count as LV wall)")
     details["grown_wall_ml"] = round(outside * voxel_mm3 / 1000, 4)
     details["lone_basal_ml"] = round(int(lone.sum()) * voxel_mm3 / 1000, 4)
+    details["unconvincing_ml"] = round(int(weak.sum()) * voxel_mm3 / 1000, 4)
+    if weak.any():
+        share = 100.0 * weak.sum() / max(int(inp.myocardium.sum()), 1)
+        warnings.append(f"{details['unconvincing_ml']:.2f} mL ({share:.1f} % of the wall) of infarct candidates dropped: "
+                        f"none was convincing (mean probability <= {gate:g}, shorter than "
+                        f"{EVIDENCE_EXTENT_MM:g} mm through-plane), as in healthy hearts; confidence_gate=0 keeps them"
+                        + (f"; {REVIEW_PHRASE}" if share >= REVIEW_PERCENT else ""))
     return ScarResult(scar=infarct, grayzone=gray, mvo=mvo if mvo.any() else None, info=details,
                       warnings=warnings, uncertainty=uncertainty)
 
@@ -86,6 +99,14 @@ _DL_MODEL = Param("model", "path", "", "A model file from `lvscarseg train` (.sa
                   "beside it); empty: the shipped model.")
 _MIN_INFARCT = Param("min_infarct_mm3", "float", 20.0, "Infarct components smaller than this are dropped (mm^3).",
                      min=0.0, max=5000.0)
+_CONFIDENCE_GATE = Param(
+    "confidence_gate", "float", 0.0, "Opt-in, with a given myocardium: a heart's infarct is kept only when one of "
+    f"its components (>= {EVIDENCE_MIN_MM3:g} mm^3) is convincing: mean infarct probability above this, or reaching "
+    f"{EVIDENCE_EXTENT_MM:g} mm through-plane; otherwise all of it is dropped and the report says how much (2 % of the "
+    "wall or more makes the verdict uncertain). 0.78, default network: EMIDEC training exams healthy worst 6.0 -> "
+    "1.1 %, infarct Dice 0.734 -> 0.722; held-out exams healthy mean 1.2 -> 1.1 % (worst 4.2 % unchanged), Dice "
+    "0.756 either way; second phantom style training 0.710 -> 0.69 (true infarct the network was unsure of). "
+    "Off behind a model's wall. 0 (default): off.", min=0.0, max=1.0)
 _GROW_WALL = Param("grow_wall_voxels", "int", 0, "Opt-in: infarct may reach this many voxels (in-plane) beyond a "
                    "given myocardium where the network calls it infarct (a contour drawn too tight); the report says "
                    "how much was added. 0 (default): the given myocardium is the wall. A wall drawn by a myocardium "
@@ -94,7 +115,7 @@ _GROW_WALL = Param("grow_wall_voxels", "int", 0, "Opt-in: infarct may reach this
 
 def _network_scar(name: str, summary: str, reference: str):
     return scar_method(name=name, family="deep learning", summary=summary,
-                       params=(_TTA, _DL_MODEL, _MIN_INFARCT, _GROW_WALL, BASAL_CHECK),
+                       params=(_TTA, _DL_MODEL, _MIN_INFARCT, _GROW_WALL, BASAL_CHECK, _CONFIDENCE_GATE),
                        needs=("myocardium", "torch"),
                        reference=reference, common=False, entry=f"deep_methods:scar_{name}")(partial(_scar, name))
 
