@@ -315,8 +315,8 @@ def test_a_given_lv_centre_replaces_the_localizer(lowres_case, monkeypatch):
 
 
 def test_lv_center_and_model_set_on_the_command_line(lowres_case, tmp_path):
-    """--lv-center outside the image and a non-permissive model under --models permissive are
-    input errors; the report lists every model file used with its license."""
+    """--lv-center outside the image, a non-permissive model under --models permissive and a model
+    of the wrong kind are input errors; the report lists every model file used with its license."""
     from LVScarSegLogic.models import model_path
 
     out, rep = tmp_path / "o.seg.nrrd", tmp_path / "r.json"
@@ -325,6 +325,11 @@ def test_lv_center_and_model_set_on_the_command_line(lowres_case, tmp_path):
     r = run_cli("--quiet", "segment", lowres_case["image"], "-o", out, "--models", "permissive", "--param",
                 f"myo_model={model_path('myocardium-cmpunet-emidec')}", "--device", "cpu")
     assert r.code == 2 and "not permissive" in r.err and not out.exists()
+    # a model of the wrong kind is refused before anything runs, and the error says where it goes
+    r = run_cli("--quiet", "segment", lowres_case["image"], "-o", out, "--param",
+                f"model={model_path('myocardium-cmpunet-emidec')}", "--device", "cpu")
+    assert r.code == 2 and "needs a scar-cmpunet model" in r.err and "goes in myo_model=" in r.err, r.err
+    assert not out.exists()
     r = run_cli("--quiet", "segment", lowres_case["image"], "-o", out, "--myocardium", lowres_case["label"],
                 "--models", "permissive", "--report", rep, "--device", "cpu")
     assert r.code == 0, r.err

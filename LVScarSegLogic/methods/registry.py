@@ -188,6 +188,12 @@ def use_model_set(selected: Sequence[Method], values: Dict[str, Dict[str, Any]],
             if not Path(path).is_file():
                 continue  # the method reports the missing file in its own words when it runs
             info = check_license(path, model_set)
+            kind = info.get("task")
+            if kind and kind != task:  # before any case runs, not as an error per case
+                takers = [(o, p) for o in methods() for p, t in o.model_tasks().items() if t == kind]
+                hint = (f" (a {kind} model goes in {takers[0][1]}=, for the {takers[0][0].target} method "
+                        f"{takers[0][0].name})") if takers else ""
+                raise InputError(f"{param}={path}: a {kind} model, and {m.name}'s {param} needs a {task} model{hint}")
             used.append({"task": task, "method": m.key, "parameter": param, "name": info.get("name"),
                          "path": str(Path(path).resolve()), "license": info.get("license"),
                          "sha256": info.get("sha256")})
