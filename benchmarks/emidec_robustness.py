@@ -37,8 +37,8 @@ def transformed(image: np.ndarray, wall: np.ndarray, spacing_ijk, mode: str):
         spacing[:2] /= 2
     if mode == "x2pad":
         pad = ((0, 0), (PAD_VOXELS,) * 2, (PAD_VOXELS,) * 2)
-        image = np.pad(image, pad) + np.random.default_rng(0).rayleigh(3, (image.shape[0],) + tuple(
-            n + 2 * PAD_VOXELS for n in image.shape[1:])).astype(np.float32)
+        image = np.pad(image, pad)
+        image = image + np.random.default_rng(0).rayleigh(3, image.shape).astype(np.float32)
         wall = np.pad(wall, pad)
     if mode.startswith("gamma"):
         lo, hi = np.percentile(image, (0, 99.9))
@@ -71,9 +71,10 @@ def main(argv=None) -> int:
     print("| exam | " + " | ".join(modes) + " |\n|---|" + "---|" * len(modes))
     for case in cases:
         image, truth, grid = load_case(case)
+        true_wall = L.lv_myocardium(truth)
         cells = []
         for mode in modes:
-            im, wall, spacing = transformed(image, L.lv_myocardium(truth), grid.spacing, mode)
+            im, wall, spacing = transformed(image, true_wall, grid.spacing, mode)
             t = time.perf_counter()
             codes, _, _, _ = myo.function()(im, spacing, device="cpu")
             dice = compare_masks(L.lv_myocardium(codes), wall, spacing)["dice"]

@@ -50,6 +50,6 @@ def unconvincing_infarct(infarct: np.ndarray, probability: np.ndarray, spacing_i
     boxes = ndi.find_objects(labels)
     extents = np.array([(b[axis].stop - b[axis].start - 1) * spacing_kji[axis] for b in boxes])
     big = sizes * float(np.prod(spacing_kji)) >= EVIDENCE_MIN_MM3
-    # a small tolerance: four slices of a stack whose spacing is 10 mm in name but 9.99 in the header
+    # a small tolerance: three slices of a stack whose spacing is 10 mm in name but 9.99 in the header
     evidence = big & ((means > threshold) | (extents >= EVIDENCE_EXTENT_MM - 0.05))
     return none if evidence.any() else infarct.copy()
