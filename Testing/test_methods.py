@@ -313,6 +313,28 @@ def test_thick_slice_stack_uses_per_slice_statistics():
     assert _dice(res.scar, scar) > 0.9
 
 
+def test_per_slice_statistics_keep_each_slice_s_mean_and_share_the_median_sd():
+    """One slice with three times the noise must not set its own, far higher threshold (its
+    remote SD from a few dozen voxels is what lifted n-SD past the scar); each slice's mean
+    still follows its gain."""
+    from LVScarSegLogic.methods.reference import remote_mask, remote_reference
+
+    image, wall, scar, grid, _, _ = ring(seed=8)
+    stack = Grid.make(image.shape, (1.4, 1.4, 8.0), (0, 0, 0), np.eye(3))
+    gain = np.linspace(0.7, 1.3, image.shape[0]).astype(np.float32)
+    image = image * gain[:, None, None]
+    rng = np.random.default_rng(3)
+    image[3] += (rng.standard_normal(image[3].shape) * 0.09).astype(np.float32)
+    inp = ScarInput(image=image, myocardium=wall, grid=stack)
+    mean, sd, info = remote_reference(inp, "auto", 0.25, [])
+    remote, _ = remote_mask(inp, 0.25, 0)
+    per_slice = [image[k][remote[k]] for k in range(image.shape[0]) if remote[k].sum() >= 20]
+    assert info["per_slice"] is True and len(per_slice) == image.shape[0]
+    np.testing.assert_allclose(sd.ravel(), np.median([v.std(ddof=1) for v in per_slice]), rtol=1e-5)
+    np.testing.assert_allclose(mean.ravel(), [v.mean() for v in per_slice], rtol=1e-5)
+    assert sd.ravel()[3] < 0.5 * image[3][remote[3]].std(ddof=1)
+
+
 def test_textbook_variants_are_the_literature_forms_without_our_post_processing():
     """variant=textbook: FWHM(max) = every wall voxel >= half the wall's maximum; Otsu = every wall
     voxel above Otsu's threshold; n-SD = above remote mean + n SD of one remote ROI; none of the

@@ -26,8 +26,8 @@ from .registry import Param
             "between gray_n and n SD.",
     doc="n-SD: scar > remote mean + n SD, gray zone from `gray_n` SD. Remote: `--remote MASK`, or "
         "proposed automatically (border-eroded wall with the lowest 10 mm local mean: healthy-looking "
-        "myocardium away from enhancement and edges). Statistics per slice (2D stacks, Bondarenko 2005) "
-        "or per volume.",
+        "myocardium away from enhancement and edges). Statistics per slice (2D stacks, Bondarenko 2005: "
+        "each slice's remote mean, the median of the slices' remote SDs) or per volume.",
     params=(
         Param("n", "float", 5.0, "Number of standard deviations above the remote mean (5 SD matched "
               "visual analysis in Bondarenko 2005; 2 SD overestimates).", min=2.0, max=6.0),
@@ -45,7 +45,8 @@ def strm(inp: ScarInput, n: float, gray_n: float, statistics: str, remote_fracti
          variant: str = "enhanced") -> ScarResult:
     """n-SD: scar = wall voxels with signal > mean_remote + n * SD_remote; gray zone between
     ``gray_n`` and ``n`` SD. Remote ROI: the user's mask or the automatic proposal (border-eroded
-    wall with the lowest 10 mm local mean, per slice for 2D stacks). ``variant`` "textbook": one
+    wall with the lowest 10 mm local mean, per slice for 2D stacks, where each slice has its own
+    mean and all share the median of the slices' SDs). ``variant`` "textbook": one
     remote ROI for the whole volume and none of the shared post-processing (the runner skips it)."""
     warnings = []
     if variant == "textbook":
