@@ -78,7 +78,7 @@ def remote_reference(inp: ScarInput, statistics: str, fraction: float, warnings)
         # shift it), but the spread is the median of the slices' SDs: one slice's SD from a few
         # dozen remote voxels is noisy, and a slice whose remote ROI caught enhancement raised
         # its threshold past the scar (n-SD: second phantom style's training labels 0.655 ->
-        # 0.678, EMIDEC's training exams 0.565 -> 0.604, their healthy walls 4.9 -> 5.5 %).
+        # 0.678, EMIDEC's training exams 0.565 -> 0.604, its healthy exams' mean 4.9 -> 5.5 %).
         if slice_sds:
             sd[[s for s, _ in slice_sds]] = float(np.median([v for _, v in slice_sds]))
         if fallback:
