@@ -61,11 +61,9 @@ benchmark-phantoms: $(STAMP)
 EMIDEC ?= ../shared/data/emidec-png
 # The classical methods only: the -emidec networks were trained on most of these 100 exams
 # (their held-out figures: benchmark --split test, Deep learning in the README).
-EMIDEC_METHODS ?= strm,fwhm,otsu,region-growing,kmeans,gmm,ewa,graphcut,levelset,svm,knn,random-forest,mlp
 benchmark-emidec: $(STAMP)
 	mkdir -p benchmarks/results/emidec
-	$(BIN)/lvscarseg benchmark $(EMIDEC) --myocardium truth -o benchmarks/results/emidec \
-	  --methods $(EMIDEC_METHODS)
+	$(BIN)/lvscarseg benchmark $(EMIDEC) --myocardium truth --methods classical -o benchmarks/results/emidec
 
 # Re-creates the shipped classifier models from phantoms (seed 9000, never used for benchmarks).
 classifier-models: $(STAMP)

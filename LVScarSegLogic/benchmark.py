@@ -126,18 +126,27 @@ def rows_csv(rows: List[Dict[str, object]]) -> str:
     return csv_text(rows, keys)
 
 
+def scar_method_names(methods: str) -> List[str]:
+    """The scar methods a ``--methods`` value names: "all", "classical" (every method that needs no
+    PyTorch, in the registry's order) or comma-separated names (checked by the caller)."""
+    if methods == "all":
+        return [m.name for m in registry.methods("scar")]
+    if methods == "classical":
+        return [m.name for m in registry.methods("scar") if "torch" not in m.needs]
+    return [m.strip() for m in methods.split(",") if m.strip()]
+
+
 def command(data_dir, methods: str, output_dir, myocardium: str = "truth", params: Sequence[str] = (),
             models: str = "best", myocardium_method: Optional[str] = None, split: str = "all", device: str = "auto",
             progress=lambda f, m: None) -> Tuple[str, Tuple[Path, Path]]:
-    """``lvscarseg benchmark``: (Markdown table, (its .md path, .csv path)). ``methods``: "all" or
-    comma-separated names; ``params``: KEY=VALUE or METHOD.KEY=VALUE strings, routed to the methods
+    """``lvscarseg benchmark``: (Markdown table, (its .md path, .csv path)). ``methods``: see
+    ``scar_method_names``; ``params``: KEY=VALUE or METHOD.KEY=VALUE strings, routed to the methods
     that own them (myocardium-model parameters go to the model of ``myocardium`` "auto"). Names and
     parameters are checked before any case runs."""
     from .errors import InputError
     from .files import write_text_atomic
 
-    names = [m.name for m in registry.methods("scar")] if methods == "all" else \
-        [m.strip() for m in methods.split(",") if m.strip()]
+    names = scar_method_names(methods)
     chosen = [registry.get(name, "scar") for name in names]  # unknown names fail before any work
     pairs: Dict[str, List[str]] = {m.name: [] for m in chosen}
     myo_pairs = []

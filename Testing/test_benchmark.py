@@ -67,6 +67,20 @@ def test_benchmark_command_writes_markdown_and_csv_tables(tmp_path, lowres_case,
     assert run_cli("benchmark", data, "--methods", "nope", "-o", out).code == 2
 
 
+def test_benchmark_methods_all_and_classical_come_from_the_registry():
+    from LVScarSegLogic.benchmark import scar_method_names
+    from LVScarSegLogic.methods import registry
+
+    every = [m.name for m in registry.methods("scar")]
+    assert scar_method_names("all") == every
+    classical = scar_method_names("classical")
+    assert classical == [n for n in every if n in classical]  # the registry's order
+    assert {"strm", "fwhm", "otsu", "ewa", "random-forest"} <= set(classical)
+    assert not {"cmpunet", "unet", "gan", "cnn"} & set(classical)
+    assert all("torch" not in registry.get(n, "scar").needs for n in classical)
+    assert scar_method_names(" strm, otsu ,") == ["strm", "otsu"]
+
+
 def test_emidec_png_export_is_stacked_per_case(tmp_path):
     for split in ("train", "trainannot"):
         (tmp_path / split).mkdir()

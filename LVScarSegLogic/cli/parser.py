@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("benchmark", help="run scar methods over labelled cases; Markdown and CSV tables")
     b.add_argument("data_dir", metavar="DATA_DIR", help="phantom layout (images/, labels/) or EMIDEC PNG export")
-    b.add_argument("--methods", default="all", help="comma-separated scar methods, or all")
+    b.add_argument("--methods", default="all", help="comma-separated scar methods, all, or classical (every method that needs no PyTorch)")
     b.add_argument("--myocardium", choices=("truth", "observer", "auto"), default="truth",
                    help="the true wall; one whose borders move about a voxel in and out like a human contour; or "
                         "auto: the wall predicted by --myocardium-method (fully automatic)")
