@@ -15,6 +15,7 @@ import numpy as np
 
 from . import labels as L
 from .geometry import THICK_SLICE_RATIO, spacing_kji, thick_slice_axis
+from .methods.confidence import REVIEW_PHRASE
 
 OK, UNCERTAIN, FAILED = "ok", "uncertain", "failed"
 # LV myocardium of adults: about 60-250 mL (mass 65-260 g); a partial stack covers less.
@@ -29,7 +30,7 @@ SCAR_PERCENT_MAX = 75.0
 # Warnings that mean the engine doubts where the LV is, or that the inputs do not belong together.
 DOUBT_PHRASES = ("does not look like an LV", "found no LV", "check the LV position", "search for the LV stopped")
 MISMATCH_PHRASES = ("may be another scan's",)  # segio: a mismatched mask used because of --force
-DROPPED_SCAR_PHRASES = ("check whether they are infarct",)  # methods/confidence.py REVIEW_PHRASE
+DROPPED_SCAR_PHRASES = (REVIEW_PHRASE,)  # the scar networks' confidence gate dropped much of the wall
 
 
 def _coarsest_axis(spacing_ijk: Sequence[float]) -> int:
