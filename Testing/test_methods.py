@@ -293,6 +293,63 @@ def test_scar_alone_on_the_basal_slice_of_a_stack_is_dropped_and_nowhere_else():
     assert not lone_basal_infarct(iso, base_only).any()
 
 
+def _fat_rimmed_stack(infarct: bool):
+    """A thick-slice stack whose contour was drawn a voxel too wide over bright epicardial fat
+    (the outer voxel of the wall is fat on a 100-degree arc); optionally a subendocardial infarct
+    on another arc."""
+    shape = (6, 80, 80)
+    k, y, x = np.mgrid[:shape[0], :80, :80]
+    r = np.hypot(x - 40, y - 40)
+    angle = np.degrees(np.arctan2(y - 40, x - 40))
+    wall = (r >= 14) & (r <= 22)
+    image = np.where(r < 14, 0.6, 0.3).astype(np.float32)
+    image[wall] = 0.1
+    fat = wall & (r > 21) & (angle > -150) & (angle < -50)
+    image[fat] = 1.0
+    scar = wall & (r < 19) & (angle > 20) & (angle < 90) if infarct else np.zeros_like(wall)
+    image[scar] = 0.9
+    image += np.random.default_rng(5).normal(0, 0.02, shape).astype(np.float32)
+    return image, wall, scar, fat, Grid.make(shape, (1.5, 1.5, 8.0), (0, 0, 0), np.eye(3))
+
+
+def test_a_rim_of_epicardial_fat_inside_the_contour_is_not_scar_or_mvo():
+    """Fat inside a contour drawn a voxel wide is a thin bright rim along the epicardium: every
+    threshold method calls it scar, and the healthy wall between it and the cavity looked like an
+    enclosed MVO core. ``epi_rim`` drops such rims on slices with a cavity (the report says how
+    much); the infarct, which grows from the endocardium, stays, and ``epi_rim=0`` keeps the rim."""
+    image, wall, scar, fat, grid = _fat_rimmed_stack(infarct=True)
+    for name in ("strm", "fwhm", "otsu"):
+        kept = run(name, image, wall, grid, epi_rim=0.0)
+        assert kept.scar[fat].mean() > 0.5, name
+        res = run(name, image, wall, grid)
+        assert not res.scar[fat].any() and res.info["epicardial_rim_voxels"] > 0, name
+        assert _dice(res.scar | (res.mvo if res.mvo is not None else False), scar) > 0.85, name
+    healthy, wall_h, _, fat_h, grid_h = _fat_rimmed_stack(infarct=False)
+    assert not run("strm", healthy, wall_h, grid_h).scar.any()
+
+
+def test_an_mvo_core_is_no_larger_than_the_enhancement_on_its_slice():
+    """A large infarct on the apical slices, and on the basal ones healthy wall enclosed between
+    the cavity and a rim of fat all round (the rim rule off): the healthy wall is larger than the
+    enhancement around it on its slice, so it is not MVO, although it is small next to all the
+    enhancement of the stack."""
+    shape = (6, 80, 80)
+    k, y, x = np.mgrid[:shape[0], :80, :80]
+    r = np.hypot(x - 40, y - 40)
+    angle = np.degrees(np.arctan2(y - 40, x - 40))
+    wall = (r >= 14) & (r <= 20)
+    image = np.where(r < 14, 0.6, 0.3).astype(np.float32)
+    image[wall] = 0.1
+    infarct = wall & (k < 3) & (angle > -120) & (angle < 170)
+    fat = wall & (k >= 3) & (r > 19)
+    image[infarct | fat] = 1.0
+    image += np.random.default_rng(5).normal(0, 0.02, shape).astype(np.float32)
+    grid = Grid.make(shape, (1.5, 1.5, 8.0), (0, 0, 0), np.eye(3))
+    res = run("fwhm", image, wall, grid, epi_rim=0.0, basal_check=False)
+    assert res.scar[fat].mean() > 0.5 and res.scar[infarct].mean() > 0.8
+    assert res.mvo is None or not res.mvo[wall & (k >= 3)].any()
+
+
 def test_dark_core_inside_the_infarct_is_mvo_and_counts_as_infarct():
     image, wall, scar, grid, _, core = ring(mvo=True, seed=7)
     res = run("fwhm", image, wall, grid)

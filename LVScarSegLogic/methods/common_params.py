@@ -22,6 +22,10 @@ COMMON_PARAMS: Tuple[Param, ...] = (
           min=0.0, max=10.0),
     Param("min_size_mm3", "float", 20.0, "Remove scar components smaller than this volume (mm^3).",
           min=0.0, max=2000.0),
+    Param("epi_rim", "float", 0.5,
+          "Thick-slice stacks: drop an in-plane scar component with at least this fraction of its voxels in the "
+          "wall's outer border voxels on a slice with a cavity: bright epicardial fat inside a contour drawn a "
+          "voxel wide, not infarct, which grows from the endocardium (0 turns this off).", min=0.0, max=1.0),
     BASAL_CHECK,
     Param("detect_mvo", "bool", True,
           "Label dark cores enclosed by enhancement (and the cavity) as MVO; MVO counts as infarct."),

@@ -4,7 +4,8 @@
    is no brighter than those neighbours is partial volume, not scar;
 2. significance: a scar component whose mean signal is not clearly above remote myocardium
    is noise (this is what keeps histogram-splitting methods quiet in healthy hearts);
-3. small components are removed, and so is scar alone on a thick-slice stack's basal slice;
+3. small components are removed, and so is scar alone on a thick-slice stack's basal slice and
+   scar that is only a rim along the epicardium (fat inside a contour drawn too wide);
 4. MVO: a dark core enclosed by enhancement (and the cavity) is labelled MVO, which counts as
    infarct; a gray zone is kept only where it borders scar;
 5. contour repair: scar may reach a voxel beyond a contour drawn too tight.
@@ -99,6 +100,35 @@ def lone_basal_infarct(inp: ScarInput, infarct: np.ndarray) -> np.ndarray:
     return np.moveaxis(drop, 0, axis)
 
 
+def epicardial_rim(inp: ScarInput, scar: np.ndarray, fraction: float) -> np.ndarray:
+    """Scar that is only a rim along the epicardium: in-plane components of a thick-slice stack
+    with at least ``fraction`` of their voxels in the wall's outer border layer (one voxel, in-plane),
+    on slices where the wall rings a cavity. Bright epicardial fat inside a contour drawn a voxel
+    wide looks like this; an infarct grows from the endocardium and fills the wall behind such a
+    rim. A slice without a cavity (the apical cap, a disc of wall whose border is most of it) and 3D
+    volumes are left alone."""
+    none = np.zeros_like(scar)
+    axis = slice_axis(inp.spacing)
+    if axis is None or fraction <= 0 or not scar.any():
+        return none
+    wall = inp.myocardium
+    cav = cavity(inp)
+    plane = in_plane_structure(inp.spacing)
+    layer = wall & ndi.binary_dilation(~wall & ~cav, structure=plane)
+    connect = np.zeros((3, 3, 3), dtype=bool)
+    connect[tuple(1 if a == axis else slice(None) for a in range(3))] = True  # 8-connected in-plane
+    labels, n = ndi.label(scar, structure=connect)
+    if n == 0:
+        return none
+    index = np.arange(1, n + 1)
+    in_layer = ndi.mean(layer, labels, index)
+    ringed = np.moveaxis(cav, axis, 0).reshape(cav.shape[axis], -1).any(1)  # slices with a cavity
+    slice_of = np.array([box[axis].start for box in ndi.find_objects(labels)])
+    drop = np.zeros(n + 1, dtype=bool)
+    drop[1:] = (in_layer >= fraction) & ringed[slice_of]
+    return drop[labels]
+
+
 def significant(inp: ScarInput, scar: np.ndarray, mean: float, sd: float, k: float) -> np.ndarray:
     labels, n = ndi.label(scar, structure=FULL_CONNECTIVITY)
     if n == 0 or k <= 0:
@@ -141,6 +171,11 @@ def find_mvo(inp: ScarInput, scar: np.ndarray, bridge: np.ndarray, mean: float) 
         if lab == 0:
             continue
         box = ndi.find_objects((labels == lab).astype(np.uint8))[0]
+        # A thick slice's core is no larger than the enhancement on its slice: healthy wall between
+        # the cavity and a false rim of epicardial fat looked "enclosed" (second phantom style's
+        # training labels, observer wall: a third of the false MVO voxels, 5 % of the true ones).
+        if axis is not None and sizes[lab] > np.take(enhanced, box[axis].start, axis=axis).sum():
+            continue
         grown = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in box)
         comp = labels[grown] == lab
         ring = ndi.binary_dilation(comp, structure=ring_structure) & ~comp
@@ -182,7 +217,7 @@ def repair_contour(inp: ScarInput, scar: np.ndarray, sd: float, voxels: int) -> 
 
 
 def finalize(inp: ScarInput, result: ScarResult, endo_guard: bool, min_contrast_sd: float, min_size_mm3: float,
-             detect_mvo: bool, repair_voxels: int, basal_check: bool = True) -> ScarResult:
+             detect_mvo: bool, repair_voxels: int, basal_check: bool = True, epi_rim: float = 0.5) -> ScarResult:
     """Apply the shared steps. They only look a few voxels around the wall, so they run on the
     wall's bounding box + 4 voxels (the method's crop has a 12-mm margin for its local means)."""
     box, sub = around_wall(inp, 4)
@@ -192,7 +227,7 @@ def finalize(inp: ScarInput, result: ScarResult, endo_guard: bool, min_contrast_
 
     done = _finalize(sub, ScarResult(scar=cut(result.scar), grayzone=cut(result.grayzone), mvo=cut(result.mvo),
                                      info=result.info, warnings=result.warnings),
-                     endo_guard, min_contrast_sd, min_size_mm3, detect_mvo, repair_voxels, basal_check)
+                     endo_guard, min_contrast_sd, min_size_mm3, detect_mvo, repair_voxels, basal_check, epi_rim)
 
     def paste(mask):
         if mask is None:
@@ -206,7 +241,7 @@ def finalize(inp: ScarInput, result: ScarResult, endo_guard: bool, min_contrast_
 
 
 def _finalize(inp: ScarInput, result: ScarResult, endo_guard: bool, min_contrast_sd: float, min_size_mm3: float,
-              detect_mvo: bool, repair_voxels: int, basal_check: bool) -> ScarResult:
+              detect_mvo: bool, repair_voxels: int, basal_check: bool, epi_rim: float) -> ScarResult:
     wall = inp.myocardium
     scar = result.scar & wall
     gray = (result.grayzone & wall & ~scar) if result.grayzone is not None else None
@@ -223,6 +258,10 @@ def _finalize(inp: ScarInput, result: ScarResult, endo_guard: bool, min_contrast
     voxel_mm3 = inp.grid.voxel_volume_ml * 1000.0
     if min_size_mm3 > 0:
         scar = remove_small(scar, max(1, int(np.ceil(min_size_mm3 / voxel_mm3))))
+    if epi_rim > 0:
+        rim = epicardial_rim(inp, scar, epi_rim)
+        info["epicardial_rim_voxels"] = int(rim.sum())
+        scar &= ~rim
     if basal_check:
         lone = lone_basal_infarct(inp, scar)
         info["lone_basal_voxels"] = int(lone.sum())
