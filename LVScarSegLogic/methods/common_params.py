@@ -15,7 +15,8 @@ BASAL_CHECK = Param("basal_check", "bool", True,
 COMMON_PARAMS: Tuple[Param, ...] = (
     Param("endo_guard", "bool", True,
           "Drop scar in the wall's border voxels (one voxel, in-plane) that is no brighter than the brightest "
-          "neighbouring blood or fat + 0.5 remote SD: partial volume, or a contour drawn too wide."),
+          "neighbouring blood or fat + 0.5 remote SD: partial volume, or a contour drawn too wide. In thick-slice "
+          "stacks a border voxel with scar right behind it stays (infarct as bright as the blood next to it)."),
     Param("min_contrast_sd", "float", 3.0,
           "Keep a scar component only if its mean signal exceeds remote mean + this many SD "
           "(0 keeps all). Stops histogram-splitting methods from calling healthy myocardium scar.",
@@ -23,9 +24,10 @@ COMMON_PARAMS: Tuple[Param, ...] = (
     Param("min_size_mm3", "float", 20.0, "Remove scar components smaller than this volume (mm^3).",
           min=0.0, max=2000.0),
     Param("epi_rim", "float", 0.5,
-          "Thick-slice stacks: drop an in-plane scar component with at least this fraction of its voxels in the "
-          "wall's outer border voxels on a slice with a cavity: bright epicardial fat inside a contour drawn a "
-          "voxel wide, not infarct, which grows from the endocardium (0 turns this off).", min=0.0, max=1.0),
+          "Drop a scar component with at least this fraction of its voxels in the wall's outer border voxels "
+          "(thick-slice stacks: in-plane components, on slices with a cavity): bright epicardial fat inside a "
+          "contour drawn a voxel wide, not infarct, which grows from the endocardium (0 turns this off).",
+          min=0.0, max=1.0),
     BASAL_CHECK,
     Param("detect_mvo", "bool", True,
           "Label dark cores enclosed by enhancement (and the cavity) as MVO; MVO counts as infarct."),

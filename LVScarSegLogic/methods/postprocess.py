@@ -1,7 +1,8 @@
 """What every scar method gets around it (issue: "around all of them"):
 
 1. endocardial/epicardial border guard: a wall voxel next to bright blood or fat whose signal
-   is no brighter than those neighbours is partial volume, not scar;
+   is no brighter than those neighbours is partial volume, not scar, unless (thick-slice
+   stacks) scar lies right behind it deeper in the wall;
 2. significance: a scar component whose mean signal is not clearly above remote myocardium
    is noise (this is what keeps histogram-splitting methods quiet in healthy hearts);
 3. small components are removed, and so is scar alone on a thick-slice stack's basal slice and
@@ -67,6 +68,18 @@ def border_guard(inp: ScarInput, sd: float, depth: int = None, through_plane: bo
     return wall & near & (inp.image <= bright_neighbour + 0.5 * sd)
 
 
+def backed_by_scar(inp: ScarInput, scar: np.ndarray, guarded: np.ndarray) -> np.ndarray:
+    """Guarded border voxels of a thick-slice stack that touch (in-plane) scar the guard kept
+    deeper in the wall: an infarct grows from the endocardium, so the border voxel in front of
+    it is infarct next to blood as bright as it, not blood inside a contour drawn too wide.
+    With the true wall the guard had removed that voxel (second phantom style's training labels:
+    fwhm 0.859 against 0.918 without the guard, the textbook form 0.862). 3D volumes: none (this
+    project's own 3D phantoms with an observer wall lost up to 0.35 with it)."""
+    if slice_axis(inp.spacing) is None:
+        return np.zeros_like(guarded)
+    return guarded & ndi.binary_dilation(scar & ~guarded, structure=in_plane_structure(inp.spacing))
+
+
 def lone_basal_infarct(inp: ScarInput, infarct: np.ndarray) -> np.ndarray:
     """Infarct on the basal slice of a thick-slice stack that has no infarct under it on the next
     slice toward the apex (in-plane components; the footprint widened by two voxels): the basal
@@ -101,31 +114,32 @@ def lone_basal_infarct(inp: ScarInput, infarct: np.ndarray) -> np.ndarray:
 
 
 def epicardial_rim(inp: ScarInput, scar: np.ndarray, fraction: float) -> np.ndarray:
-    """Scar that is only a rim along the epicardium: in-plane components of a thick-slice stack
-    with at least ``fraction`` of their voxels in the wall's outer border layer (one voxel, in-plane),
-    on slices where the wall rings a cavity. Bright epicardial fat inside a contour drawn a voxel
-    wide looks like this; an infarct grows from the endocardium and fills the wall behind such a
-    rim. A slice without a cavity (the apical cap, a disc of wall whose border is most of it) and 3D
-    volumes are left alone."""
+    """Scar that is only a rim along the epicardium: components with at least ``fraction`` of
+    their voxels in the wall's outer border layer (one voxel). Bright epicardial fat inside a
+    contour drawn a voxel wide looks like this; an infarct grows from the endocardium and fills the
+    wall behind such a rim. Thick-slice stacks: in-plane components, the layer in-plane, and only on
+    slices where the wall rings a cavity (the apical cap is a disc of wall whose border is most of
+    it). 3D volumes: 3D components and layer."""
     none = np.zeros_like(scar)
-    axis = slice_axis(inp.spacing)
-    if axis is None or fraction <= 0 or not scar.any():
+    if fraction <= 0 or not scar.any():
         return none
+    axis = slice_axis(inp.spacing)
     wall = inp.myocardium
     cav = cavity(inp)
-    plane = in_plane_structure(inp.spacing)
-    layer = wall & ndi.binary_dilation(~wall & ~cav, structure=plane)
-    connect = np.zeros((3, 3, 3), dtype=bool)
-    connect[tuple(1 if a == axis else slice(None) for a in range(3))] = True  # 8-connected in-plane
+    layer = wall & ndi.binary_dilation(~wall & ~cav, structure=in_plane_structure(inp.spacing))
+    if axis is None:
+        connect = FULL_CONNECTIVITY
+    else:
+        connect = np.zeros((3, 3, 3), dtype=bool)
+        connect[tuple(1 if a == axis else slice(None) for a in range(3))] = True  # 8-connected in-plane
     labels, n = ndi.label(scar, structure=connect)
     if n == 0:
         return none
-    index = np.arange(1, n + 1)
-    in_layer = ndi.mean(layer, labels, index)
-    ringed = np.moveaxis(cav, axis, 0).reshape(cav.shape[axis], -1).any(1)  # slices with a cavity
-    slice_of = np.array([box[axis].start for box in ndi.find_objects(labels)])
     drop = np.zeros(n + 1, dtype=bool)
-    drop[1:] = (in_layer >= fraction) & ringed[slice_of]
+    drop[1:] = ndi.mean(layer, labels, np.arange(1, n + 1)) >= fraction
+    if axis is not None:
+        ringed = np.moveaxis(cav, axis, 0).reshape(cav.shape[axis], -1).any(1)  # slices with a cavity
+        drop[1:] &= ringed[[box[axis].start for box in ndi.find_objects(labels)]]
     return drop[labels]
 
 
@@ -249,6 +263,7 @@ def _finalize(inp: ScarInput, result: ScarResult, endo_guard: bool, min_contrast
     info = dict(result.info)
     if endo_guard:
         partial_volume = border_guard(inp, sd)
+        partial_volume &= ~backed_by_scar(inp, scar, partial_volume)
         info["border_voxels_dropped"] = int((scar & partial_volume).sum())
         scar &= ~partial_volume
         if gray is not None:
