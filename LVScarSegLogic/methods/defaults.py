@@ -6,8 +6,8 @@ from __future__ import annotations
 from .registry import set_default
 
 # Without PyTorch: ewa, the best classical method on EMIDEC's held-out exams with the expert wall
-# (infarct Dice 0.66; otsu 0.63, random-forest 0.63, strm 0.60) and on the second phantom style
-# (0.83; otsu 0.82) - benchmarks/results/emidec/ewa.md.
+# (infarct Dice 0.71; knn 0.71, svm 0.71, otsu 0.69, strm 0.68) and second on the second phantom
+# style (0.84; otsu 0.85) - benchmarks/results/emidec/ewa.md; figures of 2026-12-03.
 DEFAULT_SCAR_METHOD = "ewa"
 # With PyTorch and MONAI: the CMPU-Net scar stage, whose `best` model set scores 0.74 on those
 # EMIDEC exams (benchmarks/results/deep/).
