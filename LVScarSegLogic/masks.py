@@ -48,6 +48,13 @@ def plane_structure(axis: int) -> np.ndarray:
     return structure
 
 
+def plane_connectivity(axis: int) -> np.ndarray:
+    """8-neighbour structure in the plane across numpy ``axis`` (3x3x3): in-plane components."""
+    structure = np.zeros((3, 3, 3), dtype=bool)
+    structure[tuple(1 if a == axis else slice(None) for a in range(3))] = True
+    return structure
+
+
 def in_plane_structure(spacing_ijk) -> np.ndarray:
     """6-neighbour structure, without the slice-axis neighbours in a thick-slice stack."""
     axis = slice_axis(spacing_ijk)

@@ -257,15 +257,19 @@ def test_border_guard_removes_blood_partial_volume_but_keeps_bright_scar():
     assert kept.scar[scar2 & (np.hypot(x - 40, y - 40) < 21)].mean() > 0.9  # subendocardial scar stays
 
 
+def _stack_geometry():
+    """A 6-slice 80x80 stack's slice index, radius and angle (degrees) about the image centre."""
+    shape = (6, 80, 80)
+    k, y, x = np.mgrid[:shape[0], :80, :80]
+    return shape, k, np.hypot(x - 40, y - 40), np.degrees(np.arctan2(y - 40, x - 40))
+
+
 def test_border_guard_keeps_infarct_as_bright_as_the_blood_in_front_of_deeper_infarct():
     """A thick-slice stack whose subendocardial infarct is as bright as the blood next to it: the
     infarct's endocardial border voxel has scar behind it and stays; on the other side of the
     heart the same brightness in the border voxel with healthy wall behind it (blood inside a
     contour drawn too wide) is dropped. In 3D volumes the guard is as before."""
-    shape = (6, 80, 80)
-    k, y, x = np.mgrid[:shape[0], :80, :80]
-    r = np.hypot(x - 40, y - 40)
-    angle = np.degrees(np.arctan2(y - 40, x - 40))
+    shape, k, r, angle = _stack_geometry()
     wall = (r >= 14) & (r <= 22)
     image = np.where(r < 14, 0.8, 0.3).astype(np.float32)
     image[wall] = 0.1
@@ -279,13 +283,12 @@ def test_border_guard_keeps_infarct_as_bright_as_the_blood_in_front_of_deeper_in
     blood_layer = border & (angle > -150) & (angle < -60)
     image[blood_layer] = 0.7  # partial volume: a little darker than the blood
     image += np.random.default_rng(2).normal(0, 0.02, shape).astype(np.float32)
-    endo = border
     for name in ("strm", "fwhm", "otsu"):
         res = run(name, image, wall, Grid.make(shape, (1.5, 1.5, 8.0), (0, 0, 0), np.eye(3)))
-        assert res.scar[infarct & endo].mean() > 0.8, name
+        assert res.scar[infarct & border].mean() > 0.8, name
         assert not res.scar[blood_layer].any(), name
     iso = run("strm", image, wall, Grid.make(shape, (1.5, 1.5, 1.5), (0, 0, 0), np.eye(3)))
-    assert iso.scar[infarct & endo].mean() < 0.5
+    assert iso.scar[infarct & border].mean() < 0.5
 
 
 def test_scar_alone_on_the_basal_slice_of_a_stack_is_dropped_and_nowhere_else():
@@ -328,10 +331,7 @@ def _fat_rimmed_stack(infarct: bool):
     """A thick-slice stack whose contour was drawn a voxel too wide over bright epicardial fat
     (the outer voxel of the wall is fat on a 100-degree arc); optionally a subendocardial infarct
     on another arc."""
-    shape = (6, 80, 80)
-    k, y, x = np.mgrid[:shape[0], :80, :80]
-    r = np.hypot(x - 40, y - 40)
-    angle = np.degrees(np.arctan2(y - 40, x - 40))
+    shape, k, r, angle = _stack_geometry()
     wall = (r >= 14) & (r <= 22)
     image = np.where(r < 14, 0.6, 0.3).astype(np.float32)
     image[wall] = 0.1
@@ -364,10 +364,7 @@ def test_an_mvo_core_is_no_larger_than_the_enhancement_on_its_slice():
     the cavity and a rim of fat all round (the rim rule off): the healthy wall is larger than the
     enhancement around it on its slice, so it is not MVO, although it is small next to all the
     enhancement of the stack."""
-    shape = (6, 80, 80)
-    k, y, x = np.mgrid[:shape[0], :80, :80]
-    r = np.hypot(x - 40, y - 40)
-    angle = np.degrees(np.arctan2(y - 40, x - 40))
+    shape, k, r, angle = _stack_geometry()
     wall = (r >= 14) & (r <= 20)
     image = np.where(r < 14, 0.6, 0.3).astype(np.float32)
     image[wall] = 0.1

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..lazy import ndi
-from ..masks import FULL_CONNECTIVITY, in_plane_structure, remove_small, slice_axis
+from ..masks import FULL_CONNECTIVITY, in_plane_structure, plane_connectivity, remove_small, slice_axis
 from .base import ScarInput, ScarResult
 from .reference import around_wall, blood_level, cavity, remote_stats
 
@@ -127,12 +127,7 @@ def epicardial_rim(inp: ScarInput, scar: np.ndarray, fraction: float) -> np.ndar
     wall = inp.myocardium
     cav = cavity(inp)
     layer = wall & ndi.binary_dilation(~wall & ~cav, structure=in_plane_structure(inp.spacing))
-    if axis is None:
-        connect = FULL_CONNECTIVITY
-    else:
-        connect = np.zeros((3, 3, 3), dtype=bool)
-        connect[tuple(1 if a == axis else slice(None) for a in range(3))] = True  # 8-connected in-plane
-    labels, n = ndi.label(scar, structure=connect)
+    labels, n = ndi.label(scar, structure=FULL_CONNECTIVITY if axis is None else plane_connectivity(axis))
     if n == 0:
         return none
     drop = np.zeros(n + 1, dtype=bool)
@@ -171,8 +166,7 @@ def find_mvo(inp: ScarInput, scar: np.ndarray, bridge: np.ndarray, mean: float) 
     if axis is None:
         connectivity, ring_structure = FULL_CONNECTIVITY, FULL_CONNECTIVITY
     else:
-        connectivity = np.zeros((3, 3, 3), dtype=bool)
-        connectivity[tuple(1 if a == axis else slice(None) for a in range(3))] = True
+        connectivity = plane_connectivity(axis)
         ring_structure = in_plane_structure(inp.spacing)
     labels, n = ndi.label(candidates, structure=connectivity)
     if n == 0 or not enhanced.any():
