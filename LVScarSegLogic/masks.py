@@ -61,6 +61,13 @@ def in_plane_structure(spacing_ijk) -> np.ndarray:
     return ndi.generate_binary_structure(3, 1) if axis is None else plane_structure(axis)
 
 
+def with_endocardial_ring(wall: np.ndarray, cavity: np.ndarray, spacing_ijk) -> np.ndarray:
+    """``wall`` grown by one voxel (in-plane) into ``cavity``: how a scar network sees a wall that a
+    myocardium model drew. The model's endocardial border tends to run through bright
+    subendocardial infarct (EMIDEC held-out exams: 30 % of the true infarct called blood pool)."""
+    return wall | (ndi.binary_dilation(wall, structure=in_plane_structure(spacing_ijk)) & cavity)
+
+
 def erode_borders(mask: np.ndarray, spacing_ijk, min_voxels: int = 50) -> np.ndarray:
     """Remove one voxel from the wall's borders along axes finer than 2.5 mm (avoids partial
     volume with blood and fat); keeps the mask as it is when too little would remain."""

@@ -92,9 +92,13 @@ def test_train_save_verify_and_fine_tune(train_dir, tmp_path):
     model, task, manifest = load_model("scar-cnn", str(out), "cpu")
     assert task.name == "scar-cnn" and manifest["sha256"] == info["sha256"]
     # fine-tuning starts from the given weights; a model of another task is refused
-    r = run_cli(*_train_args(train_dir, "scar-cnn", tmp_path / "ft.safetensors", 1, "--init", out))
+    # (and may learn from the walls the default myocardium model draws on the cases)
+    r = run_cli(*_train_args(train_dir, "scar-cnn", tmp_path / "ft.safetensors", 1, "--init", out,
+                             "--model-walls", "0.5"))
     assert r.code == 0, r.err
-    assert "initialized from scar-cnn.safetensors" in json.loads((tmp_path / "ft.json").read_text())["trained_on"]
+    trained_on = json.loads((tmp_path / "ft.json").read_text())["trained_on"]
+    assert "initialized from scar-cnn.safetensors" in trained_on and "walls drawn by the default myocardium" in trained_on
+    assert "the wall the default myocardium model draws" in (tmp_path / "ft.md").read_text()
     r = run_cli(*_train_args(train_dir, "scar-gan", tmp_path / "x.safetensors", 1, "--init", out))
     assert r.code == 2 and "scar-cnn model cannot be used as scar-gan" in r.err
 
@@ -313,3 +317,57 @@ def test_scar_validation_draws_the_observer_wall_in_the_stack_s_plane(monkeypatc
     model = build_for(task)
     score = scoring.validate(model, task, [case], torch.device("cpu"))
     assert 0.0 <= score <= 1.0 and seen == [(1.25, 1.25, 10.0)]
+
+
+def test_a_model_s_wall_reaches_the_scar_network_as_drawn(monkeypatch):
+    """--model-walls: a fraction of a scar network's samples get the wall a myocardium model drew
+    (the endocardial ring included), marked MODEL_DRAWN; augmentation keeps that wall as drawn
+    while a true wall is redrawn like an observer's; validation scores the model's wall too; the
+    option is range-checked; the ring grows the wall into the cavity in-plane only."""
+    import torch
+
+    from LVScarSegLogic import labels as L
+    from LVScarSegLogic.deep import data as D
+    from LVScarSegLogic.deep import scoring
+    from LVScarSegLogic.deep.augment import scar_wall_channel
+    from LVScarSegLogic.deep.config import TrainConfig
+    from LVScarSegLogic.deep.networks import build_for
+    from LVScarSegLogic.deep.tasks import TASKS
+    from LVScarSegLogic.errors import InputError
+    from LVScarSegLogic.masks import with_endocardial_ring
+
+    task = TASKS["scar-cmpunet"]
+    case = _ring_stack_with_scar(64, 8, 14, 28, blood=150.0, scar=220.0)
+    _, codes, spacing, _ = case.view(task)
+    wall, cavity = np.isin(codes, L.LV_MYOCARDIUM_CODES), codes == L.BLOODPOOL
+    tight = wall & ~np.roll(cavity, 2, axis=1)  # a model's wall, too tight toward the cavity
+    ring = with_endocardial_ring(tight, cavity & ~tight, spacing[::-1])
+    added = ring & ~tight
+    assert added.any() and not (added & ~cavity).any()
+    # one voxel in-plane only: nothing added on a slice the wall does not reach
+    lone = np.zeros_like(tight)
+    lone[3] = tight[3]
+    assert not with_endocardial_ring(lone, cavity, spacing[::-1])[[2, 4]].any()
+    case.model_wall = ring.astype(np.uint8)
+    x, _ = D.sample_batch([case], task, 16, np.random.default_rng(0), model_walls=1.0)
+    assert set(np.unique(x[:, 1].numpy())) <= {0.0, D.MODEL_DRAWN} and (x[:, 1] > 0).any()
+    x, _ = D.sample_batch([case], task, 16, np.random.default_rng(0), model_walls=0.0)
+    assert set(np.unique(x[:, 1].numpy())) <= {0.0, 1.0}
+    # augmentation: the model's wall as drawn, the true wall moved like an observer's
+    yy, xx = torch.meshgrid(torch.arange(96), torch.arange(96), indexing="ij")
+    r = ((yy - 48) ** 2 + (xx - 48) ** 2).float().sqrt()
+    mask = ((r > 15) & (r < 22)).float().expand(32, 1, 96, 96).contiguous()
+    gen = torch.Generator().manual_seed(0)
+    assert torch.equal(scar_wall_channel(mask * D.MODEL_DRAWN, 2, gen), mask)
+    moved = (scar_wall_channel(mask, 2, gen) != mask).flatten(1).any(1)
+    assert moved.float().mean() > 0.5
+    # validation: scored given the true wall, an observer's and the model's
+    from LVScarSegLogic.deep import prediction
+
+    calls = []
+    real = prediction.predict
+    monkeypatch.setattr(prediction, "predict", lambda *a, **k: calls.append(a[2][1]) or real(*a, **k))
+    scoring.validate(build_for(task), task, [case], torch.device("cpu"))
+    assert len(calls) == 3 and np.array_equal(calls[2].numpy() > 0, ring)
+    with pytest.raises(InputError, match="--model-walls"):
+        TrainConfig(task="scar-cmpunet", output="m.safetensors", model_walls=1.5).check()

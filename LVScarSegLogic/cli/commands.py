@@ -178,7 +178,7 @@ def _cmd_train(a, progress) -> int:
                       workers=a.workers, time_limit_s=a.time_limit, cache=a.cache, license=a.license,
                       init=a.init, synth_appearance=a.synth_appearance,
                       bright_infarct=a.bright_infarct, infarct_weight=a.infarct_weight,
-                      border_blood_weight=a.border_blood_weight)
+                      border_blood_weight=a.border_blood_weight, model_walls=a.model_walls)
     cfg.check()
     check_output_path(a.output, list(a.data) + ([a.init] if a.init else []))
     from ..methods.deep_methods import _require_torch

@@ -168,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--border-blood-weight", type=float, default=1.0, metavar="W", help="myocardium tasks: blood "
                     f"pool within {BORDER_BLOOD_REACH} voxels of the wall counts W times in the loss (holds the wall back from bright "
                     "blood when --infarct-weight pushes it out)")
+    tr.add_argument("--model-walls", type=float, default=0.0, metavar="FRACTION", help="scar tasks: this "
+                    "fraction of the samples get the wall the default myocardium model draws on the case (with its "
+                    "endocardial ring), as fully automatic runs give it, instead of an observer-like wall")
     tr.add_argument("--license", default="BSD-3-Clause", help="recorded in the model card (EMIDEC data forces "
                     "CC-BY-NC-SA-4.0)")
 

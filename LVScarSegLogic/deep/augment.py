@@ -148,8 +148,18 @@ def augment(x: torch.Tensor, y: torch.Tensor, task: Task, gen: torch.Generator, 
         img = clutter_field(random_appearance(img, y.clamp(max=2), gen), gen, probability=0.3)
     parts = [img]
     if task.target == "scar":
-        parts.append(observer_wall((x[:, 1:2] > 0.5).float(), dims, gen))
+        parts.append(scar_wall_channel(x[:, 1:2], dims, gen))
     return torch.cat(parts, 1), y
+
+
+def scar_wall_channel(channel: torch.Tensor, dims: int, gen: torch.Generator) -> torch.Tensor:
+    """The 0/1 wall a scar network is given, from a (resampled) wall channel (n, 1, *patch): a
+    true wall (1) redrawn as an observer would (``observer_wall``); a model's wall
+    (``data.MODEL_DRAWN``, 2) kept as the model drew it, its own errors being what it teaches."""
+    n = channel.shape[0]
+    drawn = (channel.flatten(1).amax(1) > 1.5).view((n,) + (1,) * (dims + 1))
+    wall = (channel > torch.where(drawn, 1.0, 0.5)).float()  # half a voxel, either value
+    return torch.where(drawn, wall, observer_wall(wall, dims, gen))
 
 
 def observer_wall(wall: torch.Tensor, dims: int, gen: torch.Generator) -> torch.Tensor:

@@ -43,6 +43,7 @@ class TrainConfig:
     bright_infarct: float = 0.0  # myocardium tasks: this fraction of samples with infarct as bright as blood
     infarct_weight: float = 1.0  # myocardium tasks: loss weight of infarct wall voxels
     border_blood_weight: float = 1.0  # myocardium tasks: loss weight of blood pool next to the wall
+    model_walls: float = 0.0  # scar tasks: fraction of samples given the myocardium model's wall (model_walls.py)
 
     def check(self) -> None:
         """InputError naming the first option out of range (a run that cannot start fails here)."""
@@ -59,6 +60,8 @@ class TrainConfig:
                 raise InputError(f"{name} {value}: must be at least {low}")
         if not 0.0 <= self.bright_infarct <= 1.0:
             raise InputError(f"--bright-infarct {self.bright_infarct}: must be a fraction between 0 and 1")
+        if not 0.0 <= self.model_walls <= 1.0:
+            raise InputError(f"--model-walls {self.model_walls}: must be a fraction between 0 and 1")
         for name, value in (("--infarct-weight", self.infarct_weight),
                             ("--border-blood-weight", self.border_blood_weight)):
             if not 1.0 <= value <= 100.0:

@@ -48,6 +48,9 @@ class PreparedCase:
     native_codes: Optional[np.ndarray] = None  # uint8
     native_spacing: Tuple[float, float, float] = ()  # mm, k, j, i
     slice_axis: int = -1  # the acquisition's slice axis of the native arrays; -1: none
+    # scar training only (model_walls.attach_model_walls): the wall a myocardium model draws, on
+    # view()'s grid; not cached (it depends on the model)
+    model_wall: Optional[np.ndarray] = None
 
     def view(self, task: Task) -> Tuple[np.ndarray, np.ndarray, Tuple[float, ...], Tuple[int, ...]]:
         """(image, codes, spacing k, j, i in mm, planes) as ``task``'s network sees this case at
@@ -241,10 +244,15 @@ def infarct_weights(y: torch.Tensor, weight: float, border_blood: float = 1.0,
     return y, w
 
 
+MODEL_DRAWN = 2.0  # scar batches: a wall channel of this value is a model's wall, kept as drawn
+
+
 def sample_batch(cases: Sequence[PreparedCase], task: Task, n: int, rng, bright_infarct: float = 0.0,
-                 mark_infarct: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
+                 mark_infarct: bool = False, model_walls: float = 0.0) -> Tuple[torch.Tensor, torch.Tensor]:
     """(x, y) for ``n`` random samples: x (n, 1, *patch) image float32 (+ the true wall as channel
-    1 for scar tasks; it is perturbed in ``augment``), y (n, *patch) class indices. Myocardium
+    1 for scar tasks; it is perturbed in ``augment``), y (n, *patch) class indices. Scar tasks: a
+    ``model_walls`` fraction of the samples of cases with a ``model_wall`` get that wall instead,
+    marked ``MODEL_DRAWN`` so that ``augment`` keeps it as the model drew it. Myocardium
     tasks: a ``bright_infarct`` fraction of the samples get their infarct as bright as blood or
     brighter (``brighten_infarct``); ``mark_infarct`` gives infarct wall voxels the class
     ``INFARCT_WALL`` (still wall; ``infarct_weights`` turns it into a loss weight after the
@@ -258,11 +266,14 @@ def sample_batch(cases: Sequence[PreparedCase], task: Task, n: int, rng, bright_
             vol, lab, _, planes = case.view(task)
             focus = 0.8
         wall = np.isin(lab, L.LV_MYOCARDIUM_CODES) if task.target != "localizer" else lab > 0
+        drawn = (case.model_wall if task.target == "scar" and case.model_wall is not None and model_walls
+                 and rng.random() < model_walls else None)
         if task.dims == 3:
             size = task.patch
             vol, lab, wall = (_pad_to(a, size) for a in (vol, lab, wall))
             win = _random_window(rng, wall, size, focus)
             v, c, w = vol[win], lab[win], wall[win]
+            d = None if drawn is None else _pad_to(drawn, size)[win]
         else:
             axis = int(planes[rng.integers(len(planes))])
             vol, lab, wall = (np.moveaxis(a, axis, 0) for a in (vol, lab, wall))
@@ -272,6 +283,9 @@ def sample_batch(cases: Sequence[PreparedCase], task: Task, n: int, rng, bright_
             v, c, w = (_pad_to(a[k], size) for a in (vol, lab, wall))
             win = _random_window(rng, w, size, focus)
             v, c, w = v[win], c[win], w[win]
+            d = None if drawn is None else _pad_to(np.moveaxis(drawn, axis, 0)[k], size)[win]
+        if d is not None:
+            w = d.astype(np.float32) * MODEL_DRAWN
         if task.target == "myocardium" and bright_infarct and rng.random() < bright_infarct:
             v = brighten_infarct(v, c, rng)
         y = c if task.target == "localizer" else targets_of(c, task.target)

@@ -57,7 +57,9 @@ def write_model(cfg: TrainConfig, task: Task, weights: Dict[str, torch.Tensor], 
         "training": {"steps": state["step"], "batch": cfg.batch, "lr": cfg.lr, "weight_decay": cfg.weight_decay,
                      "best_step": state["best_step"], "validation_dice": state["best_score"],
                      "validation_cases": len(val_cases), "validation_on": " + ".join(held_out) or "none",
-                     "validation_metric": VALIDATION_METRIC[task.target],
+                     "validation_metric": VALIDATION_METRIC[task.target]
+                     + (" and given the default myocardium model's wall" if cfg.model_walls and task.target == "scar"
+                        else ""),
                      **({"wall_augmentation": WALL_AUGMENTATION} if task.target == "scar" else {}),
                      **({"intensity_augmentation": LOCALIZER_AUGMENTATION} if task.target == "localizer" else {}),
                      **({"intensity_augmentation": SYNTH_APPEARANCE}
@@ -65,6 +67,9 @@ def write_model(cfg: TrainConfig, task: Task, weights: Dict[str, torch.Tensor], 
                      **({"bright_infarct": f"in {cfg.bright_infarct:g} of the samples the infarct as bright as 0.8-1.4x "
                                            "the blood pool (DICOM-quality LGE; EMIDEC's export has it near the wall's)"}
                         if cfg.bright_infarct and task.target == "myocardium" else {}),
+                     **({"model_walls": f"in {cfg.model_walls:g} of the samples the wall the default myocardium "
+                                        "model draws on the case, with its endocardial ring, kept as drawn"}
+                        if cfg.model_walls and task.target == "scar" else {}),
                      **({"infarct_weight": f"infarct wall voxels weighted {cfg.infarct_weight:g}x in the loss"}
                         if cfg.infarct_weight != 1.0 and task.target == "myocardium" else {}),
                      **({"border_blood_weight": f"blood pool within {BORDER_BLOOD_REACH} voxels of the wall weighted "
@@ -107,6 +112,7 @@ def model_card(m: Dict, task: Task, uses_emidec: bool) -> str:
         + (f"; {t['intensity_augmentation']}" if "intensity_augmentation" in t else "")
         + (f"; {t['bright_infarct']}" if "bright_infarct" in t else "")
         + (f"; {t['infarct_weight']}" if "infarct_weight" in t else "")
+        + (f"; {t['model_walls']}" if "model_walls" in t else "")
         + (f"; {t['border_blood_weight']}" if "border_blood_weight" in t else "") + ".",
         f"- {t['steps']} steps, batch {t['batch']}, AdamW lr {t['lr']} (cosine), weight decay {t['weight_decay']}, "
         f"{t['processes']} process(es) on {t['device']}, {t['seconds']} s; best weights at step {t['best_step']}.",

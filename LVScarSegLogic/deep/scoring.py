@@ -52,7 +52,8 @@ def validate(model, task: Task, cases: Sequence[D.PreparedCase], device: torch.d
     wall, scar infarct (cases without infarct count when scar-free) given the true wall and given
     an observer-like wall (borders moved about a voxel in patches), half and half: users draw
     their contours, and an early stop on the true wall alone kept weights that trusted the wall
-    too much."""
+    too much. A case with a ``model_wall`` (train --model-walls) is also scored given that wall,
+    as fully automatic runs give it."""
     from scipy import ndimage as ndi
 
     from ..phantom.observer import observer_myocardium
@@ -74,7 +75,9 @@ def validate(model, task: Task, cases: Sequence[D.PreparedCase], device: torch.d
             continue
         # observer_myocardium takes a Grid's i, j, k spacing; the view's is k, j, i (the same flip)
         drawn = observer_myocardium(wall, spacing_kji(spacing), seed=n, cavity=codes == L.BLOODPOOL)
-        for given in (wall, drawn):
+        # a case with a model's wall (train --model-walls) is scored given that wall as well
+        model_wall = [] if case.model_wall is None else [case.model_wall > 0]
+        for given in [wall, drawn] + model_wall:
             probs, _ = predict(model, task, torch.stack([img, torch.from_numpy(given).float()]), device, planes=planes)
             # as at inference: only in the given wall grown by a voxel
             pred = np.isin(probs.argmax(0).numpy(), (2, 3)) & ndi.binary_dilation(given)

@@ -79,6 +79,12 @@ def load_data(cfg: TrainConfig, rank: int, world: int, progress) -> Tuple[List, 
         sources.append(f"{len(cases)} {what} from {Path(folder).name}")
     if not train:
         raise InputError("no training cases: give --phantoms N and/or --data DIR")
+    if cfg.model_walls and TASKS[cfg.task].target == "scar":
+        from .model_walls import attach_model_walls
+
+        attach_model_walls(train + val, TASKS[cfg.task], device=cfg.device,
+                           progress=lambda f, m: progress(0.1, m))
+        sources.append(f"walls drawn by the default myocardium model ({cfg.model_walls:g} of the samples)")
     if cfg.synth_appearance and TASKS[cfg.task].target == "myocardium":
         # a network trained for any contrast is also chosen on another contrast: each validation
         # case once more with blood pool and wall brightness exchanged
@@ -176,7 +182,8 @@ def _train(cfg, task, device, rank, world, say, t0) -> Dict[str, object]:
     for step in range(start_step, cfg.steps):
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, cfg, time.perf_counter() - t_loop)
-        x, y = D.sample_batch(train_cases, task, per_rank_batch, rng, cfg.bright_infarct, mark_infarct=weighted)
+        x, y = D.sample_batch(train_cases, task, per_rank_batch, rng, cfg.bright_infarct, mark_infarct=weighted,
+                              model_walls=cfg.model_walls)
         x, y = augment(x.to(device), y.to(device), task, gen, synth=cfg.synth_appearance)
         region = loss_region(x, task)
         if weighted:
