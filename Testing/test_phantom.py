@@ -123,3 +123,11 @@ def test_second_style_draws_lge_from_a_given_label_map():
     assert any(d[blood].mean() < d[healthy].mean() for d in darker)
     with pytest.raises(ValueError, match="style"):
         lge_from_labels(codes, (10.0, 1.5, 1.5), seed=0, style="ct")
+    # a cleaner scanner: the contrast-to-noise drawn from the range asked for, the default's draws unchanged
+    assert np.array_equal(a, lge_from_labels(codes, (10.0, 1.5, 1.5), seed=3, cnr_range=(3.0, 12.0))[0])
+    clean, clean_info = lge_from_labels(codes, (10.0, 1.5, 1.5), seed=3, cnr_range=(40.0, 40.0))
+    assert clean_info["cnr"] == 40.0
+    air = codes == 0
+    assert clean[air].std() / clean[inner].mean() < a[air].std() / a[inner].mean()
+    with pytest.raises(ValueError, match="cnr_range"):
+        lge_from_labels(codes, (10.0, 1.5, 1.5), seed=0, cnr_range=(12.0, 3.0))

@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def write_set(emidec: Path, out: Path, style: str = "lge", split: str = "test", seed: int = 0) -> dict:
+def write_set(emidec: Path, out: Path, style: str = "lge", split: str = "test", seed: int = 0,
+              cnr_range=(3.0, 12.0)) -> dict:
     from LVScarSegLogic.datasets import emidec_split, find_cases, load_case
     from LVScarSegLogic.files import write_text_atomic
     from LVScarSegLogic.phantom.from_labels import lge_from_labels
@@ -31,7 +32,8 @@ def write_set(emidec: Path, out: Path, style: str = "lge", split: str = "test", 
     cases = []
     for n, ref in enumerate(r for r in refs if split == "all" or emidec_split(r, refs) == split):
         _, codes, grid = load_case(ref)
-        image, settings = lge_from_labels(codes, tuple(grid.spacing[::-1]), seed=seed * 1000 + n, style=style)
+        image, settings = lge_from_labels(codes, tuple(grid.spacing[::-1]), seed=seed * 1000 + n, style=style,
+                                          cnr_range=cnr_range)
         name = f"{ref.name}-{style}"
         write_volume(out / "images" / f"{name}.nrrd", image, grid)
         write_volume(out / "labels" / f"{name}.nrrd", codes, grid)
@@ -39,7 +41,7 @@ def write_set(emidec: Path, out: Path, style: str = "lge", split: str = "test", 
                           healthy=bool(not (codes >= 3).any())))
         print(f"{name}: {settings}", flush=True)
     manifest = {"generator": "LVScarSegLogic.phantom.from_labels (EMIDEC label maps, CC BY-NC-SA 4.0)",
-                "style": style, "split": split, "seed": seed, "cases": cases}
+                "style": style, "split": split, "seed": seed, "cnr_range": list(cnr_range), "cases": cases}
     write_text_atomic(out / "phantom.json", json.dumps(manifest, indent=1) + "\n")
     return manifest
 
@@ -50,9 +52,12 @@ def main(argv=None):
     ap.add_argument("--style", default="lge", choices=("lge", "random"))
     ap.add_argument("--split", default="test", choices=("test", "train", "all"))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cnr", default="3,12", help="LOW,HIGH: scar-to-wall contrast over the noise SD "
+                    "(default 3,12; e.g. 12,30 for a cleaner scanner)")
     ap.add_argument("-o", "--output", required=True)
     a = ap.parse_args(argv)
-    write_set(Path(a.emidec), Path(a.output), a.style, a.split, a.seed)
+    write_set(Path(a.emidec), Path(a.output), a.style, a.split, a.seed,
+              tuple(float(v) for v in a.cnr.split(",")))
 
 
 if __name__ == "__main__":

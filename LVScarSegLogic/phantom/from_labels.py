@@ -85,9 +85,14 @@ def _brightness(rng, style: str) -> Dict[int, float]:
 
 
 def lge_from_labels(codes: np.ndarray, spacing_kji: Tuple[float, float, float], seed: int,
-                    style: str = "lge") -> Tuple[np.ndarray, Dict[str, float]]:
+                    style: str = "lge", cnr_range: Tuple[float, float] = (3.0, 12.0)
+                    ) -> Tuple[np.ndarray, Dict[str, float]]:
     """(image int16 (k, j, i), settings) drawn from a label map ``codes`` (EMIDEC codes, (k, j, i))
-    on a grid of ``spacing_kji`` mm. The same seed gives the same image."""
+    on a grid of ``spacing_kji`` mm. The same seed gives the same image. ``cnr_range``: the
+    scar-to-healthy-wall contrast over the noise SD is drawn uniformly from it (a cleaner scanner:
+    a higher range; the default's draws stay those of the sets already written)."""
+    if not 0 < cnr_range[0] <= cnr_range[1]:
+        raise ValueError(f"cnr_range must satisfy 0 < low <= high, not {cnr_range!r}")
     if style not in STYLES:
         raise ValueError(f"style must be one of {STYLES}, not {style!r}")
     rng = np.random.default_rng(seed)
@@ -120,7 +125,7 @@ def lge_from_labels(codes: np.ndarray, spacing_kji: Tuple[float, float, float], 
         axis = int(rng.integers(1, 3))
         img = img + ghost * np.roll(img, img.shape[axis] // int(rng.integers(2, 4)), axis=axis)
     contrast = abs(bright[L.SCAR] - bright[L.MYOCARDIUM])
-    cnr = float(rng.uniform(3.0, 12.0))
+    cnr = float(rng.uniform(*cnr_range))
     sigma = max(contrast, 0.05) / cnr
     img = np.hypot(img + rng.normal(0, sigma, img.shape), rng.normal(0, sigma, img.shape))  # Rician
     scale = float(rng.uniform(500, 4000))
