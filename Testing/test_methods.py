@@ -291,6 +291,27 @@ def test_border_guard_keeps_infarct_as_bright_as_the_blood_in_front_of_deeper_in
     assert iso.scar[infarct & border].mean() < 0.5
 
 
+def test_a_healthy_stack_brighter_on_some_slices_gets_no_scar_from_histogram_methods():
+    """EMIDEC's healthy walls are not nulled and their level changes from slice to slice: against
+    the stack's darkest quarter, the upper half of a healthy slice looked significant. Each slice's
+    components are judged against that slice's remote mean: no scar in the healthy stack, and the
+    infarct on one slice of the same stack is still found."""
+    shape, k, r, angle = _stack_geometry()
+    wall = (r >= 14) & (r <= 22)
+    grid = Grid.make(shape, (1.5, 1.5, 10.0), (0, 0, 0), np.eye(3))
+    image = np.where(r < 14, 0.9, 0.3).astype(np.float32)
+    image[wall] = (0.10 + 0.02 * k)[wall]
+    image += np.random.default_rng(5).normal(0, 0.01, shape).astype(np.float32)
+    infarct = wall & (k == 2) & (angle > 20) & (angle < 110)
+    with_infarct = image.copy()
+    with_infarct[infarct] += 0.5
+    for name in ("fwhm", "otsu", "ewa", "region-growing"):
+        healthy = run(name, image, wall, grid)
+        assert healthy.infarct.sum() < 0.02 * wall.sum(), name
+        found = run(name, with_infarct, wall, grid)
+        assert _dice(found.infarct, infarct) > 0.8, name
+
+
 def test_scar_alone_on_the_basal_slice_of_a_stack_is_dropped_and_nowhere_else():
     """A thick-slice stack whose cavity widens toward the base (the last slices here, as in EMIDEC):
     a bright patch on the basal slice with nothing under it on the next slice is dropped (by every

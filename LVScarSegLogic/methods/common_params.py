@@ -19,7 +19,8 @@ COMMON_PARAMS: Tuple[Param, ...] = (
           "stacks a border voxel with scar right behind it stays (infarct as bright as the blood next to it)."),
     Param("min_contrast_sd", "float", 3.0,
           "Keep a scar component only if its mean signal exceeds remote mean + this many SD "
-          "(0 keeps all). Stops histogram-splitting methods from calling healthy myocardium scar.",
+          "(0 keeps all; thick-slice stacks: each slice's components against that slice's remote mean). "
+          "Stops histogram-splitting methods from calling healthy myocardium scar.",
           min=0.0, max=10.0),
     Param("min_size_mm3", "float", 20.0, "Remove scar components smaller than this volume (mm^3).",
           min=0.0, max=2000.0),

@@ -23,7 +23,11 @@ def stats_axis(statistics: str, spacing) -> Optional[int]:
     return axis
 
 
-def remote_mask(inp: ScarInput, fraction: float = 0.25, axis: Optional[int] = None) -> Tuple[np.ndarray, str]:
+# The automatic remote ROI's share of the (border-eroded) wall unless a method sets its own.
+REMOTE_FRACTION = 0.25
+
+
+def remote_mask(inp: ScarInput, fraction: float = REMOTE_FRACTION, axis: Optional[int] = None) -> Tuple[np.ndarray, str]:
     """The user's remote mask (inside the wall), or the automatic proposal; returns (mask, source)."""
     if inp.remote is not None:
         remote = inp.remote & inp.myocardium
