@@ -316,7 +316,8 @@ def test_scar_alone_on_the_basal_slice_of_a_stack_is_dropped_and_nowhere_else():
     """A thick-slice stack whose cavity widens toward the base (the last slices here, as in EMIDEC):
     a bright patch on the basal slice with nothing under it on the next slice is dropped (by every
     classical method's post-processing and by lone_basal_infarct directly); the same patch with
-    scar under it stays, a lone patch on the apical slice stays, and 3D volumes are left alone."""
+    scar under it stays, a lone patch on the apical slice stays, and 3D volumes and stacks whose
+    slices lie 20 mm apart are left alone."""
     from LVScarSegLogic.methods.postprocess import lone_basal_infarct
 
     shape = (6, 80, 80)
@@ -346,6 +347,10 @@ def test_scar_alone_on_the_basal_slice_of_a_stack_is_dropped_and_nowhere_else():
     assert np.array_equal(lone_basal_infarct(inp, base_only), base_only)
     iso = ScarInput(image=scan(base_only), myocardium=wall, grid=Grid.make(shape, (1.5,) * 3, (0, 0, 0), np.eye(3)))
     assert not lone_basal_infarct(iso, base_only).any()
+    # slices 20 mm apart: the next slice is too far to confirm a basal infarct, which stays
+    sparse = Grid.make(shape, (1.5, 1.5, 20.0), (0, 0, 0), np.eye(3))
+    assert not lone_basal_infarct(ScarInput(image=scan(base_only), myocardium=wall, grid=sparse), base_only).any()
+    assert run("strm", scan(base_only), wall, sparse).scar[base_only].mean() > 0.8
 
 
 def _fat_rimmed_stack(infarct: bool):

@@ -9,8 +9,9 @@ from .registry import Param
 
 # Also declared by the scar networks, which apply it themselves (deep_methods.py).
 BASAL_CHECK = Param("basal_check", "bool", True,
-                    "Thick-slice stacks: drop scar on the basal slice with no scar under it on the next slice "
-                    "(oblique partial volume next to the outflow tract and atrium; the report says how much).")
+                    "Thick-slice stacks (slices at most 12 mm apart): drop scar on the basal slice with no scar "
+                    "under it on the next slice (oblique partial volume next to the outflow tract and atrium; "
+                    "the report says how much).")
 
 COMMON_PARAMS: Tuple[Param, ...] = (
     Param("endo_guard", "bool", True,
