@@ -312,6 +312,30 @@ def test_a_healthy_stack_brighter_on_some_slices_gets_no_scar_from_histogram_met
         assert _dice(found.infarct, infarct) > 0.8, name
 
 
+def test_the_border_guard_is_as_deep_in_mm_at_finer_pixels(monkeypatch):
+    """The guard's depth is 1.5 mm: one voxel at 1.5 mm pixels, two at 0.75 mm, where a stack
+    exported at twice the matrix has a blood partial-volume band two pixels wide, and drops it."""
+    from LVScarSegLogic.methods import postprocess
+
+    assert postprocess.guard_depth_voxels((1.5, 1.5, 10.0)) == 1
+    assert postprocess.guard_depth_voxels((0.75, 0.75, 10.0)) == 2
+    assert postprocess.guard_depth_voxels((0.625, 0.625, 0.625)) == 2
+    assert postprocess.guard_depth_voxels((3.0, 3.0, 3.0)) == 1
+    shape = (6, 160, 160)
+    k, y, x = np.mgrid[:shape[0], :160, :160]
+    r = np.hypot(x - 80, y - 80)
+    wall = (r >= 28) & (r <= 44)
+    image = np.where(r < 28, 0.8, 0.3).astype(np.float32)
+    image[wall] = 0.1
+    band = wall & (r < 30)  # two 0.75-mm pixels of partial volume next to the cavity
+    image[band] = 0.6
+    image += np.random.default_rng(3).normal(0, 0.02, shape).astype(np.float32)
+    grid = Grid.make(shape, (0.75, 0.75, 10.0), (0, 0, 0), np.eye(3))
+    assert run("strm", image, wall, grid).infarct.sum() < 0.02 * wall.sum()
+    monkeypatch.setattr(postprocess, "GUARD_DEPTH", 1)  # one voxel: the band's inner half stays
+    assert run("strm", image, wall, grid).infarct[band].mean() > 0.3
+
+
 def test_scar_alone_on_the_basal_slice_of_a_stack_is_dropped_and_nowhere_else():
     """A thick-slice stack whose cavity widens toward the base (the last slices here, as in EMIDEC):
     a bright patch on the basal slice with nothing under it on the next slice is dropped (by every

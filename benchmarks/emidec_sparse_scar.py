@@ -27,6 +27,9 @@ def main(argv=None) -> int:
     parser.add_argument("data_dir")
     parser.add_argument("--split", choices=("train", "test"), default="train")
     parser.add_argument("--methods", default="cmpunet,ewa")
+    parser.add_argument("--modes", default="native,sparse",
+                        help="exports from benchmarks/emidec_robustness.py, e.g. native,sparse,x2,x2sparse")
+    parser.add_argument("--checks", default=",".join(CHECKS), help="basal check: shipped, off, forced")
     args = parser.parse_args(argv)
     from emidec_robustness import transformed
     from LVScarSegLogic import labels as L
@@ -43,14 +46,14 @@ def main(argv=None) -> int:
     scores = {}
     for case in cases:
         image, truth, grid = load_case(case)
-        for mode in ("native", "sparse"):
-            im, codes, spacing = transformed(image.astype(np.float32), truth, grid.spacing, mode)
-            wall, ref = L.lv_myocardium(codes), L.infarct(codes)
+        for mode in args.modes.split(","):
+            im, wall, spacing = transformed(image.astype(np.float32), L.lv_myocardium(truth), grid.spacing, mode)
+            _, ref, _ = transformed(image.astype(np.float32), L.infarct(truth), grid.spacing, mode)
             if not wall.any():
                 continue
             g = Grid.make(im.shape, spacing, grid.origin, grid.direction_matrix)
             for m in methods:
-                for check in CHECKS:
+                for check in args.checks.split(","):
                     params = dict(m.defaults(), basal_check=check != "off")
                     postprocess.BASAL_CHECK_MAX_GAP_MM = np.inf if check == "forced" else shipped_gap
                     try:

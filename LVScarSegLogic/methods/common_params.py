@@ -15,7 +15,7 @@ BASAL_CHECK = Param("basal_check", "bool", True,
 
 COMMON_PARAMS: Tuple[Param, ...] = (
     Param("endo_guard", "bool", True,
-          "Drop scar in the wall's border voxels (one voxel, in-plane) that is no brighter than the brightest "
+          "Drop scar in the wall's border voxels (1.5 mm deep, in-plane: one voxel at 1.5 mm pixels) that is no brighter than the brightest "
           "neighbouring blood or fat + 0.5 remote SD: partial volume, or a contour drawn too wide. In thick-slice "
           "stacks a border voxel with scar right behind it stays (infarct as bright as the blood next to it)."),
     Param("min_contrast_sd", "float", 3.0,
