@@ -387,8 +387,9 @@ def test_behind_a_model_s_wall_the_scar_network_sees_it_a_voxel_wider_toward_the
         probs[0] = 1.0
         infarct = given_wall & (j < 20)  # the network calls the anterior wall (and ring) infarct
         probs[0][infarct], probs[2][infarct] = 0.0, 1.0
-        return probs, None, {"name": "fake", "inference": "test"}
+        return probs, None, dict(manifest, inference="test")
 
+    manifest = {"name": "fake"}
     monkeypatch.setattr(infer_mod, "scar_probabilities", fake)
     grid = Grid.make(wall.shape[::-1], (1.5, 1.5, 8.0), (0, 0, 0), np.eye(3))
     image = np.ones(wall.shape, np.float32)
@@ -405,7 +406,8 @@ def test_a_scar_network_s_infarct_is_kept_only_where_one_component_is_convincing
     or long component. Two unconfident two-slice patches are dropped together (and reported); the
     same patches stay beside one confident patch, or beside an unconfident one reaching 20 mm
     through-plane; a confident patch under 200 mm^3 is no evidence; confidence_gate=0 keeps
-    everything. Dropping 2 % of the wall or more makes the verdict "uncertain"."""
+    everything; by default the threshold is the model manifest's (none: off; off behind a model's
+    wall). Dropping 2 % of the wall or more makes the verdict "uncertain"."""
     import LVScarSegLogic.deep.infer as infer_mod
     from LVScarSegLogic.geometry import Grid
     from LVScarSegLogic.methods.base import ScarInput
@@ -430,15 +432,16 @@ def test_a_scar_network_s_infarct_is_kept_only_where_one_component_is_convincing
         probs[0] = 1.0
         for mask, p in patches:
             probs[0][mask], probs[2][mask] = 1 - p, p
-        return probs, None, {"name": "fake", "inference": "test"}
+        return probs, None, dict(manifest, inference="test")
 
+    manifest = {"name": "fake"}
     monkeypatch.setattr(infer_mod, "scar_probabilities", fake)
     grid = Grid.make(wall.shape[::-1], (1.5, 1.5, 10.0), (0, 0, 0), np.eye(3))
     image = np.ones(wall.shape, np.float32)
 
     def run(*found, **params):
         patches[:] = found
-        params.setdefault("confidence_gate", 0.78)  # opt-in
+        params.setdefault("confidence_gate", 0.78)
         return scar_cmpunet(ScarInput(image=image, myocardium=wall, grid=grid), basal_check=False, **params)
 
     healthy = run((weak, 0.7))
@@ -454,6 +457,21 @@ def test_a_scar_network_s_infarct_is_kept_only_where_one_component_is_convincing
     assert np.array_equal(run((weak, 0.7), (long_weak, 0.6)).scar, weak | long_weak)
     assert not run((weak, 0.7), (tiny_strong, 0.95)).scar.any()
     assert run((weak, 0.7), (strong, 0.9)).info["unconvincing_ml"] == 0
+    # by default the threshold is the model's own: its manifest's, and off for a model without one
+    patches[:] = [(weak, 0.7)]
+    default = scar_cmpunet(ScarInput(image=image, myocardium=wall, grid=grid), basal_check=False)
+    assert np.array_equal(default.scar, weak) and default.info["confidence_gate"] == 0.0
+    manifest["confidence_gate"] = 0.78
+    default = scar_cmpunet(ScarInput(image=image, myocardium=wall, grid=grid), basal_check=False)
+    assert not default.scar.any() and default.info["confidence_gate"] == 0.78
+    behind_a_model = scar_cmpunet(ScarInput(image=image, myocardium=wall, grid=grid, wall_given=False),
+                                  basal_check=False)
+    assert behind_a_model.scar[weak].all() and behind_a_model.info["confidence_gate"] == 0.0
+    import json
+    from pathlib import Path
+    models = Path(__file__).resolve().parent.parent / "Resources" / "Models"
+    assert json.loads((models / "scar-cmpunet-emidec.json").read_text())["confidence_gate"] == 0.78
+    assert "confidence_gate" not in json.loads((models / "scar-cmpunet.json").read_text())  # clean without it
     # the function itself: a 3D volume's through-plane extent is along k
     prob = np.where(weak, 0.7, 0.0).astype(np.float32)
     assert np.array_equal(unconvincing_infarct(weak, prob, (1.5, 1.5, 10.0), 0.8), weak)
