@@ -4,6 +4,7 @@ the exams with infarct and the % of the wall called infarct in the healthy ones,
 check as shipped, off, and forced at every slice gap.
 
     python benchmarks/emidec_sparse_scar.py EMIDEC_DIR [--split train] [--methods cmpunet,ewa]
+        [--modes native,sparse,x2,x2sparse] [--checks shipped,off,forced] [--param variant=textbook]
 
 Defaults measure the training exams (the held-out ones stay for the held-out figures).
 """
@@ -30,6 +31,8 @@ def main(argv=None) -> int:
     parser.add_argument("--modes", default="native,sparse",
                         help="exports from benchmarks/emidec_robustness.py, e.g. native,sparse,x2,x2sparse")
     parser.add_argument("--checks", default=",".join(CHECKS), help="basal check: shipped, off, forced")
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                        help="for every chosen method that has it (e.g. variant=textbook)")
     args = parser.parse_args(argv)
     from emidec_robustness import transformed
     from LVScarSegLogic import labels as L
@@ -54,7 +57,10 @@ def main(argv=None) -> int:
             g = Grid.make(im.shape, spacing, grid.origin, grid.direction_matrix)
             for m in methods:
                 for check in args.checks.split(","):
-                    params = dict(m.defaults(), basal_check=check != "off")
+                    params = dict(registry.resolve_params([m], [p for p in args.param
+                                                                if p.split("=")[0] in m.defaults()])[m.name])
+                    if "basal_check" in params:
+                        params["basal_check"] = check != "off"
                     postprocess.BASAL_CHECK_MAX_GAP_MM = np.inf if check == "forced" else shipped_gap
                     try:
                         infarct = run_scar_method(m, im, wall, g, params).infarct
