@@ -242,6 +242,18 @@ def test_graphcut_hierarchical_separates_the_gray_zone():
     assert res.grayzone is not None and res.grayzone[rim].mean() > 0.6
 
 
+def test_region_growing_stays_out_of_a_low_noise_gray_zone():
+    """With little noise the remote + 3 SD floor lies far below a gray zone at 40 % of the way
+    from healthy wall to scar, and confidence-connected growth took it in; the half-way floor
+    (FWHM's half maximum from the seeds) keeps most of it out (the automatic seeds, cores of the
+    smoothed signal, reach into it), and the scar is still found."""
+    image, wall, scar, grid, rim, _ = ring(gray=True, seed=7, noise=0.01, gray_value=0.46)
+    grown = run("region-growing", image, wall, grid)
+    unfloored = run("region-growing", image, wall, grid, floor_fraction=0.0)
+    assert grown.scar[scar].mean() > 0.95 and unfloored.scar[rim].mean() > 0.85
+    assert grown.scar[rim].mean() < unfloored.scar[rim].mean() - 0.2
+
+
 def test_border_guard_removes_blood_partial_volume_but_keeps_bright_scar():
     image, wall, scar, grid, _, _ = ring(healthy=True, seed=6, noise=0.02)
     z, y, x = np.mgrid[:image.shape[0], :80, :80]
