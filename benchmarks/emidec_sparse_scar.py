@@ -43,6 +43,9 @@ def main(argv=None) -> int:
     from LVScarSegLogic.metrics import compare_masks
 
     methods = [registry.get(m, "scar") for m in args.methods.split(",") if m]
+    # each --param goes to the methods that have it
+    params = {m.name: registry.resolve_params([m], [p for p in args.param if p.split("=")[0] in m.defaults()])[m.name]
+              for m in methods}
     cases = find_cases(args.data_dir)
     cases = [c for c in cases if emidec_split(c, cases) == args.split]
     shipped_gap = postprocess.BASAL_CHECK_MAX_GAP_MM
@@ -57,13 +60,12 @@ def main(argv=None) -> int:
             g = Grid.make(im.shape, spacing, grid.origin, grid.direction_matrix)
             for m in methods:
                 for check in args.checks.split(","):
-                    params = dict(registry.resolve_params([m], [p for p in args.param
-                                                                if p.split("=")[0] in m.defaults()])[m.name])
-                    if "basal_check" in params:
-                        params["basal_check"] = check != "off"
+                    values = dict(params[m.name])
+                    if "basal_check" in values:
+                        values["basal_check"] = check != "off"
                     postprocess.BASAL_CHECK_MAX_GAP_MM = np.inf if check == "forced" else shipped_gap
                     try:
-                        infarct = run_scar_method(m, im, wall, g, params).infarct
+                        infarct = run_scar_method(m, im, wall, g, values).infarct
                     finally:
                         postprocess.BASAL_CHECK_MAX_GAP_MM = shipped_gap
                     cell = scores.setdefault((m.name, mode, check), ([], []))

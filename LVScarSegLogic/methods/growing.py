@@ -61,9 +61,9 @@ def region_growing(inp: ScarInput, multiplier: float, iterations: int, floor_sd:
     values = image[seeds]
     mean, sd = float(values.mean()), float(values.std()) if values.size > 1 else 0.0
     r_mean, r_sd = remote_stats(inp)
-    floor = r_mean + floor_sd * r_sd if variant != "textbook" else -np.inf
-    if floor_fraction > 0 and variant != "textbook":
-        floor = max(floor, r_mean + floor_fraction * (mean - r_mean))
+    # (floor_sd and floor_fraction are >= 0: each floor at 0 is the remote mean, below the other)
+    floor = (max(r_mean + floor_sd * r_sd, r_mean + floor_fraction * (mean - r_mean))
+             if variant != "textbook" else -np.inf)
     region = seeds
     for _ in range(int(iterations) + 1):
         lo, hi = max(mean - multiplier * sd, floor), mean + multiplier * sd

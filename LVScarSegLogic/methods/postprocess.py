@@ -78,12 +78,11 @@ def border_guard(inp: ScarInput, sd: float, depth: int = None, through_plane: bo
     box = _in_plane_size(inp.spacing, 2 * depth + 1)
     # the first voxel: 4-neighbours of the outside; deeper ones also diagonally (an octagon, close
     # to a disc, so that a curved band of partial volume is covered all along)
+    axis = slice_axis(inp.spacing)
     near = ndi.binary_dilation(outside, structure=in_plane_structure(inp.spacing))
     if depth > 1:
-        axis = slice_axis(inp.spacing)
         square = plane_connectivity(axis) if axis is not None else FULL_CONNECTIVITY
         near = ndi.binary_dilation(near, structure=square, iterations=depth - 1)
-    axis = slice_axis(inp.spacing)
     if axis is not None and through_plane:
         box[axis] = 3
         through = np.zeros((3, 3, 3), dtype=bool)
