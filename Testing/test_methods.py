@@ -260,7 +260,7 @@ def test_border_guard_removes_blood_partial_volume_but_keeps_bright_scar():
     r = np.hypot(x - 40, y - 40)
     endo = wall & (r < 21)  # the endocardial layer: half blood, half myocardium
     image[endo] = 0.4 + np.random.default_rng(0).normal(0, 0.02, endo.sum())
-    off = run("strm", image, wall, grid, endo_guard=False, min_contrast_sd=0.0)
+    off = run("strm", image, wall, grid, endo_guard=False, min_contrast_sd=0.0, min_blood_fraction=0.0)
     on = run("strm", image, wall, grid)
     assert off.scar[endo].mean() > 0.5
     assert on.scar.sum() == 0
@@ -322,6 +322,33 @@ def test_a_healthy_stack_brighter_on_some_slices_gets_no_scar_from_histogram_met
         assert healthy.infarct.sum() < 0.02 * wall.sum(), name
         found = run(name, with_infarct, wall, grid)
         assert _dice(found.infarct, infarct) > 0.8, name
+
+
+def test_a_faint_patch_far_below_the_blood_is_not_scar_where_the_noise_is_low():
+    """With little noise a healthy wall's slightly brighter patch (a tenth of the way to the blood,
+    about 15 SD above remote) passes every SD test; min_blood_fraction drops it, while infarct
+    as bright as the blood is still found. Where the blood is dark (other contrasts) the test
+    leaves the scar alone."""
+    shape, k, r, angle = _stack_geometry()
+    wall = (r >= 14) & (r <= 22)
+    grid = Grid.make(shape, (1.5, 1.5, 8.0), (0, 0, 0), np.eye(3))
+    rng = np.random.default_rng(3)
+    healthy = np.where(r < 14, 0.9, 0.3).astype(np.float32)
+    healthy[wall] = 0.10
+    patch = wall & (r > 15) & (r < 21) & (angle > -150) & (angle < -60)
+    infarct = wall & (r < 20) & (angle > 20) & (angle < 100)
+    scarred = healthy.copy()
+    scarred[infarct] = 0.9
+    healthy[patch] = 0.18
+    healthy += rng.normal(0, 0.005, shape).astype(np.float32)
+    scarred += rng.normal(0, 0.005, shape).astype(np.float32)
+    for name in ("otsu", "fwhm", "region-growing"):
+        assert run(name, healthy, wall, grid, min_blood_fraction=0.0).scar[patch].mean() > 0.5, name
+        assert run(name, healthy, wall, grid).scar.sum() == 0, name
+        assert _dice(run(name, scarred, wall, grid).scar, infarct) > 0.8, name
+    dark_blood = np.where(r < 14, 0.05, scarred).astype(np.float32)
+    dark_blood[infarct] = 0.25
+    assert _dice(run("otsu", dark_blood, wall, grid).scar, infarct) > 0.8
 
 
 def test_the_border_guard_is_as_deep_in_mm_at_finer_pixels(monkeypatch):

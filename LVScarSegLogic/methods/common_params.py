@@ -23,6 +23,11 @@ COMMON_PARAMS: Tuple[Param, ...] = (
           "(0 keeps all; thick-slice stacks: each slice's components against that slice's remote mean). "
           "Stops histogram-splitting methods from calling healthy myocardium scar.",
           min=0.0, max=10.0),
+    Param("min_blood_fraction", "float", 0.5,
+          "Keep a scar component only if its mean signal lies at least this fraction of the way from the "
+          "remote mean to the blood pool's (where the blood is brighter than remote + 3 SD; thick-slice stacks: "
+          "from that slice's remote mean; 0 keeps all). Where the noise is low an SD test passes healthy wall.",
+          min=0.0, max=1.0),
     Param("min_size_mm3", "float", 20.0, "Remove scar components smaller than this volume (mm^3).",
           min=0.0, max=2000.0),
     Param("epi_rim", "float", 0.5,

@@ -171,8 +171,28 @@ def epicardial_rim(inp: ScarInput, scar: np.ndarray, fraction: float) -> np.ndar
     return drop[labels]
 
 
+def _components_and_reference(inp: ScarInput, scar: np.ndarray, mean: float, sd: float):
+    """(labels, n, remote mean, remote SD) for judging scar components: 3D components against the
+    volume's remote statistics; in a thick-slice stack in-plane components against each slice's
+    remote mean (arrays broadcast over the image) and the median of the slices' SDs."""
+    axis = slice_axis(inp.spacing)
+    if axis is None:
+        labels, n = ndi.label(scar, structure=FULL_CONNECTIVITY)
+        return labels, n, mean, sd
+    labels, n = ndi.label(scar, structure=plane_connectivity(axis))
+    slice_mean, slice_sd, _ = inp.cached("significance_reference",
+                                         lambda: remote_reference(inp, "slice", REMOTE_FRACTION, []))
+    return labels, n, slice_mean, np.maximum(slice_sd, 1e-6)
+
+
+def _keep_components(labels: np.ndarray, n: int, score: np.ndarray, threshold: float) -> np.ndarray:
+    keep = np.zeros(n + 1, dtype=bool)
+    keep[1:] = ndi.mean(score, labels, np.arange(1, n + 1)) >= threshold
+    return keep[labels]
+
+
 def significant(inp: ScarInput, scar: np.ndarray, mean: float, sd: float, k: float) -> np.ndarray:
-    """Scar components whose mean signal exceeds remote myocardium by more than ``k`` SD.
+    """Scar components whose mean signal exceeds remote myocardium by ``k`` SD.
 
     3D volumes: 3D components against the volume's remote ``mean`` and ``sd``. Thick-slice
     stacks: each slice's in-plane components against that slice's own remote mean (the remote
@@ -183,18 +203,20 @@ def significant(inp: ScarInput, scar: np.ndarray, mean: float, sd: float, k: flo
     scar on average, 12 % this way; infarct Dice on the 54 others 0.60 -> 0.62)."""
     if k <= 0 or not scar.any():
         return scar
-    axis = slice_axis(inp.spacing)
-    if axis is None:
-        labels, n = ndi.label(scar, structure=FULL_CONNECTIVITY)
-        contrast = (inp.image - mean) / sd
-    else:
-        labels, n = ndi.label(scar, structure=plane_connectivity(axis))
-        slice_mean, slice_sd, _ = inp.cached("significance_reference",
-                                             lambda: remote_reference(inp, "slice", REMOTE_FRACTION, []))
-        contrast = (inp.image - slice_mean) / np.maximum(slice_sd, 1e-6)
-    keep = np.zeros(n + 1, dtype=bool)
-    keep[1:] = ndi.mean(contrast, labels, np.arange(1, n + 1)) > k
-    return keep[labels]
+    labels, n, reference, spread = _components_and_reference(inp, scar, mean, sd)
+    return _keep_components(labels, n, (inp.image - reference) / spread, k)
+
+
+def toward_blood(inp: ScarInput, scar: np.ndarray, mean: float, sd: float, fraction: float) -> np.ndarray:
+    """Scar components whose mean signal lies at least ``fraction`` of the way from remote
+    myocardium to the blood pool (components and remote mean as for :func:`significant`). Left
+    as it is where no cavity is found or the blood is not brighter than remote + 3 SD
+    (contrasts where blood is dark)."""
+    blood = blood_level(inp)
+    if blood is None or blood <= mean + 3.0 * sd or not scar.any():
+        return scar
+    labels, n, reference, _ = _components_and_reference(inp, scar, mean, sd)
+    return _keep_components(labels, n, (inp.image - reference) / np.maximum(blood - reference, 1e-6), fraction)
 
 
 def find_mvo(inp: ScarInput, scar: np.ndarray, bridge: np.ndarray, mean: float) -> np.ndarray:
@@ -273,7 +295,8 @@ def repair_contour(inp: ScarInput, scar: np.ndarray, sd: float, voxels: int) -> 
 
 
 def finalize(inp: ScarInput, result: ScarResult, endo_guard: bool, min_contrast_sd: float, min_size_mm3: float,
-             detect_mvo: bool, repair_voxels: int, basal_check: bool = True, epi_rim: float = 0.5) -> ScarResult:
+             detect_mvo: bool, repair_voxels: int, basal_check: bool = True, epi_rim: float = 0.5,
+             min_blood_fraction: float = 0.5) -> ScarResult:
     """Apply the shared steps. They only look a few voxels around the wall, so they run on the
     wall's bounding box + 4 voxels (the method's crop has a 12-mm margin for its local means)."""
     box, sub = around_wall(inp, 4)
@@ -283,7 +306,8 @@ def finalize(inp: ScarInput, result: ScarResult, endo_guard: bool, min_contrast_
 
     done = _finalize(sub, ScarResult(scar=cut(result.scar), grayzone=cut(result.grayzone), mvo=cut(result.mvo),
                                      info=result.info, warnings=result.warnings),
-                     endo_guard, min_contrast_sd, min_size_mm3, detect_mvo, repair_voxels, basal_check, epi_rim)
+                     endo_guard, min_contrast_sd, min_size_mm3, detect_mvo, repair_voxels, basal_check, epi_rim,
+                     min_blood_fraction)
 
     def paste(mask):
         if mask is None:
@@ -297,7 +321,8 @@ def finalize(inp: ScarInput, result: ScarResult, endo_guard: bool, min_contrast_
 
 
 def _finalize(inp: ScarInput, result: ScarResult, endo_guard: bool, min_contrast_sd: float, min_size_mm3: float,
-              detect_mvo: bool, repair_voxels: int, basal_check: bool, epi_rim: float) -> ScarResult:
+              detect_mvo: bool, repair_voxels: int, basal_check: bool, epi_rim: float,
+              min_blood_fraction: float) -> ScarResult:
     wall = inp.myocardium
     scar = result.scar & wall
     gray = (result.grayzone & wall & ~scar) if result.grayzone is not None else None
@@ -312,6 +337,8 @@ def _finalize(inp: ScarInput, result: ScarResult, endo_guard: bool, min_contrast
             gray &= ~partial_volume
     if min_contrast_sd > 0:
         scar = significant(inp, scar, mean, sd, min_contrast_sd)
+    if min_blood_fraction > 0:
+        scar = toward_blood(inp, scar, mean, sd, min_blood_fraction)
     voxel_mm3 = inp.grid.voxel_volume_ml * 1000.0
     if min_size_mm3 > 0:
         scar = remove_small(scar, max(1, int(np.ceil(min_size_mm3 / voxel_mm3))))
