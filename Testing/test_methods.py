@@ -254,6 +254,21 @@ def test_region_growing_stays_out_of_a_low_noise_gray_zone():
     assert grown.scar[rim].mean() < unfloored.scar[rim].mean() - 0.2
 
 
+def test_region_growing_seeds_below_its_floor_do_not_widen_the_region():
+    """Automatic cores come from the smoothed signal and reach past a blurred infarct's edge into
+    the healthy wall; seed voxels below the floor are left out, so the region does not take in
+    that edge (before: 1.11x the true infarct here, 1.5-2x on the second phantom style at low
+    noise)."""
+    from scipy import ndimage as ndi
+
+    image, wall, scar, grid, _, _ = ring(seed=1, noise=0.0)
+    image = ndi.gaussian_filter(image, (0, 1.5, 1.5))
+    image += np.random.default_rng(1).normal(0, 0.01, image.shape).astype(np.float32)
+    res = run("region-growing", image, wall, grid)
+    assert 0.9 < res.scar.sum() / scar.sum() < 1.05
+    assert _dice(res.scar, scar) > 0.96
+
+
 def test_border_guard_removes_blood_partial_volume_but_keeps_bright_scar():
     image, wall, scar, grid, _, _ = ring(healthy=True, seed=6, noise=0.02)
     z, y, x = np.mgrid[:image.shape[0], :80, :80]
