@@ -217,7 +217,8 @@ def _segment_numbers(u: np.ndarray, phi: np.ndarray) -> np.ndarray:
     """AHA segment (1-17) of points given their LV-frame coordinates (see LVFrame.coordinates)."""
     six = (phi // 60.0).astype(int) % 6  # 0: anteroseptal ... 5: anterior (from the anterior insertion)
     six_to_aha = np.array([2, 3, 4, 5, 6, 1])
-    four = (np.mod(phi - 15.0, 360.0) // 90.0).astype(int)  # 0 septal, 1 inferior, 2 lateral, 3 anterior
+    # (% 4: np.mod of a tiny negative angle rounds to 360.0)
+    four = (np.mod(phi - 15.0, 360.0) // 90.0).astype(int) % 4  # 0 septal, 1 inferior, 2 lateral, 3 anterior
     four_to_aha = np.array([14, 15, 16, 13])
     seg = np.where(u < 1 / 3, six_to_aha[six], np.where(u < 2 / 3, six_to_aha[six] + 6, four_to_aha[four]))
     return np.where(u > 1.0, 17, seg)

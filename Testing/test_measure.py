@@ -126,3 +126,12 @@ def test_partial_volume_weighted_infarct_counts_border_voxels_by_their_signal():
     assert pv["remote_mean"] == pytest.approx(100.0) and pv["core_mean"] == pytest.approx(300.0)
     assert pv["ml"] == pytest.approx((20 + 5 * 0.5 + 1 + 0.25) * 0.01)
     assert pv_weighted_infarct(image, np.where(codes == L.SCAR, L.MYOCARDIUM, codes), grid) is None  # no scar
+
+
+def test_an_apical_angle_a_hair_below_the_septal_boundary_is_still_a_segment():
+    """np.mod(-1e-14, 360) is 360.0 in floating point: the apical ring's four segments must wrap
+    (a hypothesis case of the reliability tests found an internal error here)."""
+    from LVScarSegLogic.aha import _segment_numbers
+
+    phi = np.array([15.0 - 1e-14, 15.0, 104.9, 374.9])
+    assert list(_segment_numbers(np.full(4, 0.9), phi)) == [14, 14, 14, 13]
