@@ -479,3 +479,45 @@ def test_a_scar_network_s_infarct_is_kept_only_where_one_component_is_convincing
     column = np.zeros((30, 8, 8), bool)
     column[:21, 2:6, 2:6] = True  # 20 voxels of 1.5 mm = 30 mm along k
     assert not unconvincing_infarct(column, np.full(column.shape, 0.5, np.float32), (1.5,) * 3, 0.8).any()
+
+
+def _two_ventricles(slices=5):
+    """Class maps (0 background, 1 blood pool, 2 wall) of a stack where a network drew the LV and,
+    joined to it through the septum, the RV as a second blood pool inside a wall."""
+    shape = (slices, 120, 120)
+    _, y, x = np.mgrid[:shape[0], :shape[1], :shape[2]]
+    r_lv = np.hypot(y - 60, x - 45)
+    r_rv = np.hypot(y - 60, x - 85)
+    codes = np.zeros(shape, np.uint8)
+    codes[r_rv <= 20] = 2
+    codes[r_rv < 13] = 1
+    codes[r_lv <= 22] = 2
+    codes[r_lv < 14] = 1
+    lv_wall = (r_lv <= 22) & (r_lv >= 14)
+    return codes, lv_wall, r_rv < 13
+
+
+def test_a_second_cavity_drawn_with_a_wall_around_it_is_not_the_lv():
+    """A myocardium network drew the RV as a second LV (13 of EMIDEC's 68 training exams): the
+    cavity ringed by wall is kept with all of its wall, septum included; the other cavity and
+    the wall past the LV's own thickness around it go. Rings alike: nothing is removed, unless
+    a reader's point says which is the LV."""
+    from LVScarSegLogic.deep.one_ventricle import keep_one_ventricle
+
+    codes, lv_wall, rv_cavity = _two_ventricles()
+    spacing = (8.0, 1.5, 1.5)
+    # the RV cavity touches background on one side (an open ring), the LV is ringed all round
+    codes[:, 60, 100:106] = 0
+    codes[:, 58:63, 95:106] = np.where(codes[:, 58:63, 95:106] == 2, 0, codes[:, 58:63, 95:106])
+    out = keep_one_ventricle(codes, spacing, 0)
+    assert not (out == 1)[rv_cavity].any() and (out == 1).sum() == (codes == 1).sum() - (codes == 1)[rv_cavity].sum()
+    assert (out == 2)[lv_wall].all()
+    assert (out == 2).sum() < lv_wall.sum() * 1.15
+    single = codes.copy()
+    single[(codes > 0) & ~lv_wall & (codes != 1)] = 0
+    single[rv_cavity] = 0
+    assert keep_one_ventricle(single, spacing, 0) is single  # one cavity: left as it is
+    closed, _, _ = _two_ventricles()
+    assert keep_one_ventricle(closed, spacing, 0) is closed  # no ring clearly the LV's: left as it is
+    picked = keep_one_ventricle(closed, spacing, 0, point_kji=(2, 60, 85))
+    assert (picked == 1)[rv_cavity].all() and not (picked == 1)[:, 60, 45].any()
