@@ -53,8 +53,8 @@ def main(argv=None) -> int:
     for case in cases:
         image, truth, grid = load_case(case)
         for mode in args.modes.split(","):
-            im, wall, spacing = transformed(image.astype(np.float32), L.lv_myocardium(truth), grid.spacing, mode)
-            _, ref, _ = transformed(image.astype(np.float32), L.infarct(truth), grid.spacing, mode)
+            im, (wall, ref), spacing = transformed(image.astype(np.float32), (L.lv_myocardium(truth), L.infarct(truth)),
+                                                   grid.spacing, mode)
             if not wall.any():
                 continue
             g = Grid.make(im.shape, spacing, grid.origin, grid.direction_matrix)
