@@ -69,7 +69,7 @@ def _candidates(labels: np.ndarray, n: int, wall: np.ndarray, structure: np.ndar
 
 
 def _best_track(options: List[Dict[int, float]], overlap) -> Tuple[List[Optional[int]], float]:
-    """(one candidate per slice, its mean ring score over the slices with a choice) maximising the
+    """(one candidate per slice, the sum of its ring scores) maximising the
     ring scores plus the overlap (intersection over union) of consecutive choices: an LV runs
     through the stack, so a choice does not jump to another cavity from one slice to the next."""
     score: List[Dict[int, float]] = []
@@ -95,15 +95,16 @@ def _best_track(options: List[Dict[int, float]], overlap) -> Tuple[List[Optional
             track[k] = c
             c = back[k][c]
             k -= 1
-    rings = [options[k][c] for k, c in enumerate(track) if c is not None]
-    return track, float(np.mean(rings)) if rings else 0.0
+    return track, float(sum(options[k][c] for k, c in enumerate(track) if c is not None))
 
 
 def lv_cavity(codes: np.ndarray, axis: Optional[int], point_kji: Optional[Sequence[float]] = None) -> np.ndarray:
     """The LV's blood pool: of the blood-pool components, the one ringed by wall; in a thick-slice
     stack the track of in-plane components through the slices best ringed by wall and overlapping
-    from slice to slice. Where the best is not clearly better ringed than the next best (by
-    ``CLEAR_MARGIN`` on the slices where they differ), every blood pool stays the LV's.
+    from slice to slice. The best track must be clearly better than the best one through the
+    other components (by ``CLEAR_MARGIN`` per slice with a choice; a slice where the LV's is the
+    only blood pool counts for it: the RV does not reach the apex), else every blood pool stays
+    the LV's.
     ``point_kji``: a reader's point in the LV decides instead."""
     cavity, wall = codes == 1, codes == 2
     point = None if point_kji is None else tuple(int(np.clip(round(p), 0, s - 1))
@@ -131,13 +132,11 @@ def lv_cavity(codes: np.ndarray, axis: Optional[int], point_kji: Optional[Sequen
         a, b = labelled[k][0] == c, labelled[k - 1][0] == p
         return float((a & b).sum()) / max(float((a | b).sum()), 1.0)
 
-    track, mean_ring = _best_track(options, overlap)
+    track, ringed = _best_track(options, overlap)
     if point is None:
-        rest = [{c: r for c, r in opts.items() if c != track[k]} if len(opts) > 1 else opts
-                for k, opts in enumerate(options)]
-        _, next_ring = _best_track(rest, overlap)
-        if mean_ring - next_ring <= CLEAR_MARGIN * sum(len(o) > 1 for o in options) / max(len(
-                [c for c in track if c is not None]), 1):
+        _, next_ringed = _best_track([{c: r for c, r in opts.items() if c != track[k]}
+                                      for k, opts in enumerate(options)], overlap)
+        if ringed - next_ringed <= CLEAR_MARGIN * max(1, sum(len(o) > 1 for o in options)):
             return cavity
     lv = np.zeros_like(cavity)
     for sl, (labels, _), pick in zip(planes, labelled, track):
