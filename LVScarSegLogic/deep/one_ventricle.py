@@ -14,8 +14,8 @@ import numpy as np
 from scipy import ndimage as ndi
 
 # A cavity component is a candidate for the LV when it is at least this fraction of the largest
-# one (on its slice in a thick-slice stack); a slice's choice is clear when the best candidate's
-# ring is more wall than the next one's by this margin.
+# one (on its slice in a thick-slice stack). The choice is clear when the chosen ring is more wall
+# than the next best by this margin (in a stack: per slice with more than one candidate, summed).
 CANDIDATE_FRACTION = 0.2
 CLEAR_MARGIN = 0.05
 # Wall past this multiple of the LV's own wall thickness (90th percentile of the distance to the
@@ -64,8 +64,8 @@ def _candidates(labels: np.ndarray, n: int, wall: np.ndarray, structure: np.ndar
     if n == 0:
         return {}
     sizes = ndi.sum(labels > 0, labels, np.arange(1, n + 1))
-    return {i + 1: _ringed_by_wall(labels == i + 1, wall, structure)
-            for i in range(n) if sizes[i] >= CANDIDATE_FRACTION * sizes.max()}
+    smallest = CANDIDATE_FRACTION * sizes.max()
+    return {i + 1: _ringed_by_wall(labels == i + 1, wall, structure) for i in range(n) if sizes[i] >= smallest}
 
 
 def _best_track(options: List[Dict[int, float]], overlap) -> Tuple[List[Optional[int]], float]:
@@ -81,8 +81,9 @@ def _best_track(options: List[Dict[int, float]], overlap) -> Tuple[List[Optional
             prev = score[k - 1] if k else {}
             best_prev, best = None, 0.0
             for p, total in prev.items():
-                if total + overlap(k, c, p) > best or best_prev is None:
-                    best_prev, best = p, total + overlap(k, c, p)
+                linked = total + overlap(k, c, p)
+                if best_prev is None or linked > best:
+                    best_prev, best = p, linked
             score[k][c], back[k][c] = ring + best, best_prev
     track: List[Optional[int]] = [None] * len(options)
     k = len(options) - 1
