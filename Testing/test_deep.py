@@ -521,3 +521,26 @@ def test_a_second_cavity_drawn_with_a_wall_around_it_is_not_the_lv():
     assert keep_one_ventricle(closed, spacing, 0) is closed  # no ring clearly the LV's: left as it is
     picked = keep_one_ventricle(closed, spacing, 0, point_kji=(2, 60, 85))
     assert (picked == 1)[rv_cavity].all() and not (picked == 1)[:, 60, 45].any()
+
+
+def test_wall_jutting_out_of_the_lv_ring_is_trimmed_in_a_stack():
+    """A blob of "wall" drawn into the lung beside the lateral wall (a wide field of view) goes;
+    the ring, thick or thin, stays whole; a 3D volume is left as it is."""
+    from LVScarSegLogic.deep.one_ventricle import trim_outgrowths
+
+    shape = (4, 120, 120)
+    _, y, x = np.mgrid[:shape[0], :shape[1], :shape[2]]
+    r = np.hypot(y - 60, x - 60)
+    codes = np.zeros(shape, np.uint8)
+    ring = (r >= 14) & (r <= 21)
+    codes[ring] = 2
+    codes[r < 14] = 1
+    blob = (np.hypot(y - 60, x - 92) < 9) & ~ring
+    codes[blob] = 2
+    out = trim_outgrowths(codes, (8.0, 1.5, 1.5), 0)
+    assert (out == 2)[ring].all() and (out == 1).sum() == (codes == 1).sum()
+    far = blob & (r > 21 + 12 / 1.5)
+    assert far.any() and not (out == 2)[far].any()
+    assert trim_outgrowths(codes, (1.5, 1.5, 1.5), None) is codes
+    plain = np.where(blob, 0, codes).astype(np.uint8)
+    assert trim_outgrowths(plain, (8.0, 1.5, 1.5), 0) is plain

@@ -14,7 +14,7 @@ from .loading import load_model
 from .localization import (SWITCH_MARGIN, box_at, centre_candidate, localize_candidates, recentred, run_on,
                            search_lv, search_thresholds)
 from .networks import pick_device
-from .one_ventricle import keep_one_ventricle
+from .one_ventricle import keep_one_ventricle, trim_outgrowths
 from .prediction import inference_plan, predict, to_working
 
 
@@ -109,11 +109,15 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
         loc["box_kji"] = [[s.start, s.stop] for s in crop.box]
     cls = crop.cls.copy()
     cls[~crop.lv] = 0
-    # a second cavity with a wall drawn around it (the RV) is not the LV's
+    # a second cavity with a wall drawn around it (the RV) is not the LV's, nor wall jutting out of its ring
     point = None if lv_center_kji is None else [float(p) - b.start for p, b in zip(lv_center_kji, crop.box)]
-    one = keep_one_ventricle(cls, spacing_kji, slice_axis(tuple(spacing_kji)[::-1]), point)
-    removed_ml = float(((cls > 0) & (one == 0)).sum()) * float(np.prod(spacing_kji)) / 1000.0
-    cls = one
+    axis = slice_axis(tuple(spacing_kji)[::-1])
+    voxel_ml = float(np.prod(spacing_kji)) / 1000.0
+    one = keep_one_ventricle(cls, spacing_kji, axis, point)
+    trimmed = trim_outgrowths(one, spacing_kji, axis)
+    removed = {"second_ventricle_removed_ml": round(float(((cls > 0) & (one == 0)).sum()) * voxel_ml, 2),
+               "wall_outgrowth_removed_ml": round(float(((one > 0) & (trimmed == 0)).sum()) * voxel_ml, 2)}
+    cls = trimmed
     codes = np.zeros(image.shape, np.uint8)
     codes[crop.box] = np.where(cls == 2, L.MYOCARDIUM, np.where(cls == 1, L.BLOODPOOL, L.BACKGROUND))
     uncertainty = None
@@ -122,7 +126,7 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
         uncertainty[crop.box] = prep.resample(crop.unc_work, cls.shape, "linear").numpy()
     details = {"model": info.get("name"), "model_sha256": info.get("sha256"), "localizer": loc,
                "working_spacing_mm": task.spacing_mm, "inference": plan.description,
-               "tta": tta, "second_ventricle_removed_ml": round(removed_ml, 2)}
+               "tta": tta, **removed}
     if not (codes == L.MYOCARDIUM).any():
         warnings.append(f"the {method} myocardium model found no LV wall")
     return codes, uncertainty, details, warnings

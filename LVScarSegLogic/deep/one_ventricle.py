@@ -176,3 +176,46 @@ def keep_one_ventricle(codes: np.ndarray, spacing_kji: Sequence[float], axis: Op
     joined = np.unique(parts[lv])
     out[~np.isin(parts, joined[joined > 0])] = 0
     return out
+
+
+# Wall in a thick-slice stack further from the LV cavity than this multiple of the slice's
+# median sector thickness (and at least OUTGROWTH_MIN_MM) is an outgrowth, not the LV's wall.
+OUTGROWTH_FACTOR = 1.5
+OUTGROWTH_MIN_MM = 12.0
+SECTORS = 36
+
+
+def trim_outgrowths(codes: np.ndarray, spacing_kji: Sequence[float], axis: Optional[int]) -> np.ndarray:
+    """``codes`` without wall that juts out of the LV's ring (a copy; the input as it is when there
+    is none). Thick-slice stacks only, slice by slice: the ring's thickness in each of 36 sectors
+    around the cavity's centre is its wall's largest distance from the cavity, and wall further
+    out than 1.5x the median sector's (at least 12 mm) goes. A myocardium network drew such
+    blobs into fat and lung next to the lateral wall, most often in a wide field of view."""
+    if axis is None:
+        return codes
+    in_plane = [s for a, s in enumerate(spacing_kji) if a != axis]
+    out = codes
+    for sl in _slices(codes.shape, axis):
+        cavity, wall = codes[sl] == 1, codes[sl] == 2
+        if not cavity.any() or not wall.any():
+            continue
+        to_cavity = ndi.distance_transform_edt(~cavity, sampling=in_plane)
+        cy, cx = (np.mean(c) for c in np.nonzero(cavity))
+        ys, xs = np.nonzero(wall)
+        angle = np.arctan2((ys - cy) * in_plane[0], (xs - cx) * in_plane[1])
+        sector = ((angle + np.pi) / (2 * np.pi) * SECTORS).astype(int) % SECTORS
+        distance = to_cavity[ys, xs]
+        thickest = np.full(SECTORS, -1.0)
+        np.maximum.at(thickest, sector, distance)
+        limit = max(OUTGROWTH_FACTOR * float(np.median(thickest[thickest >= 0])), OUTGROWTH_MIN_MM)
+        far = distance > limit
+        if far.any():
+            if out is codes:
+                out = codes.copy()
+            out[sl][ys[far], xs[far]] = 0
+    if out is codes:
+        return codes
+    parts, _ = ndi.label(out > 0, structure=ndi.generate_binary_structure(3, 1))
+    joined = np.unique(parts[out == 1])
+    out[~np.isin(parts, joined[joined > 0])] = 0
+    return out
