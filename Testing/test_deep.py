@@ -500,9 +500,10 @@ def _two_ventricles(slices=5):
 def test_a_second_cavity_drawn_with_a_wall_around_it_is_not_the_lv():
     """A myocardium network drew the RV as a second LV (13 of EMIDEC's 68 training exams): the
     cavity ringed by wall is kept with all of its wall, septum included; the other cavity and
-    the wall past the LV's own thickness around it go. Rings alike: nothing is removed, unless
-    a reader's point says which is the LV."""
-    from LVScarSegLogic.deep.one_ventricle import keep_one_ventricle
+    the wall past the LV's own thickness around it go. Rings alike: nothing is removed and a
+    rival is reported (the run warns and asks for the LV centre), unless a reader's point says
+    which is the LV."""
+    from LVScarSegLogic.deep.one_ventricle import keep_one_ventricle, rival_ventricle
 
     codes, lv_wall, rv_cavity = _two_ventricles()
     spacing = (8.0, 1.5, 1.5)
@@ -519,6 +520,7 @@ def test_a_second_cavity_drawn_with_a_wall_around_it_is_not_the_lv():
     assert keep_one_ventricle(single, spacing, 0) is single  # one cavity: left as it is
     closed, _, _ = _two_ventricles()
     assert keep_one_ventricle(closed, spacing, 0) is closed  # no ring clearly the LV's: left as it is
+    assert rival_ventricle(closed, 0) and not rival_ventricle(codes, 0)  # ... and the run says so
     picked = keep_one_ventricle(closed, spacing, 0, point_kji=(2, 60, 85))
     assert (picked == 1)[rv_cavity].all() and not (picked == 1)[:, 60, 45].any()
 

@@ -99,8 +99,25 @@ def _best_track(options: List[Dict[int, float]], overlap) -> Tuple[List[Optional
     return track, float(sum(options[k][c] for k, c in enumerate(track) if c is not None))
 
 
+# Undecided, and the best track through the other components holds at least this share of the
+# LV track's ring score: two ventricle-like cavities, and which is the LV is the reader's call.
+RIVAL_SHARE = 0.5
+
+
 def lv_cavity(codes: np.ndarray, axis: Optional[int], point_kji: Optional[Sequence[float]] = None) -> np.ndarray:
-    """The LV's blood pool: of the blood-pool components, the one ringed by wall; in a thick-slice
+    """The LV's blood pool (see :func:`_lv_cavity`)."""
+    return _lv_cavity(codes, axis, point_kji)[0]
+
+
+def rival_ventricle(codes: np.ndarray, axis: Optional[int]) -> bool:
+    """Whether the network drew two blood pools ringed by wall, alike enough that no choice is
+    made (``lv_cavity`` keeps both): a reader's point in the LV is needed."""
+    return _lv_cavity(codes, axis, None)[1]
+
+
+def _lv_cavity(codes: np.ndarray, axis: Optional[int], point_kji: Optional[Sequence[float]] = None
+               ) -> Tuple[np.ndarray, bool]:
+    """(the LV's blood pool, whether a rival cavity left the choice open). The LV's blood pool: of the blood-pool components, the one ringed by wall; in a thick-slice
     stack the track of in-plane components through the slices best ringed by wall and overlapping
     from slice to slice. The best track must be clearly better than the best one through the
     other components (by ``CLEAR_MARGIN`` per slice with a choice; a slice where the LV's is the
@@ -113,12 +130,12 @@ def lv_cavity(codes: np.ndarray, axis: Optional[int], point_kji: Optional[Sequen
     if axis is None:
         labels, n = ndi.label(cavity)
         if point is not None and labels[point]:
-            return labels == labels[point]
+            return labels == labels[point], False
         options = _candidates(labels, n, wall, _plane(None))
         ranked = sorted(options.items(), key=lambda item: -item[1])
         if len(ranked) > 1 and ranked[0][1] - ranked[1][1] <= CLEAR_MARGIN:
-            return cavity
-        return labels == ranked[0][0] if ranked else cavity
+            return cavity, ranked[1][1] >= RIVAL_SHARE * ranked[0][1]
+        return (labels == ranked[0][0] if ranked else cavity), False
     planes = list(_slices(codes.shape, axis))
     labelled = [ndi.label(cavity[sl]) for sl in planes]
     ring = ndi.generate_binary_structure(2, 1)
@@ -138,12 +155,12 @@ def lv_cavity(codes: np.ndarray, axis: Optional[int], point_kji: Optional[Sequen
         _, next_ringed = _best_track([{c: r for c, r in opts.items() if c != track[k]}
                                       for k, opts in enumerate(options)], overlap)
         if ringed - next_ringed <= CLEAR_MARGIN * max(1, sum(len(o) > 1 for o in options)):
-            return cavity
+            return cavity, next_ringed >= RIVAL_SHARE * ringed
     lv = np.zeros_like(cavity)
     for sl, (labels, _), pick in zip(planes, labelled, track):
         if pick is not None:
             lv[sl] = labels == pick
-    return lv
+    return lv, False
 
 
 def keep_one_ventricle(codes: np.ndarray, spacing_kji: Sequence[float], axis: Optional[int],
