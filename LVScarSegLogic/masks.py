@@ -95,9 +95,10 @@ def away_from_border(mask: np.ndarray, spacing_ijk) -> np.ndarray:
     return ndi.binary_erosion(mask, structure=structure)
 
 
-def components_touching(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-    """Connected components (26-connectivity) of ``mask`` that contain a voxel of ``seeds``."""
-    labels, n = ndi.label(mask, structure=FULL_CONNECTIVITY)
+def components_touching(mask: np.ndarray, seeds: np.ndarray, structure: np.ndarray = FULL_CONNECTIVITY) -> np.ndarray:
+    """Connected components (26-connectivity unless ``structure`` says otherwise) of ``mask`` that
+    contain a voxel of ``seeds``."""
+    labels, n = ndi.label(mask, structure=structure)
     if n == 0:
         return np.zeros_like(mask)
     hit = np.unique(labels[seeds & mask])

@@ -503,25 +503,26 @@ def test_a_second_cavity_drawn_with_a_wall_around_it_is_not_the_lv():
     the wall past the LV's own thickness around it go. Rings alike: nothing is removed and a
     rival is reported (the run warns and asks for the LV centre), unless a reader's point says
     which is the LV."""
-    from LVScarSegLogic.deep.one_ventricle import keep_one_ventricle, rival_ventricle
+    from LVScarSegLogic.deep.one_ventricle import keep_one_ventricle
 
     codes, lv_wall, rv_cavity = _two_ventricles()
     spacing = (8.0, 1.5, 1.5)
     # the RV cavity touches background on one side (an open ring), the LV is ringed all round
     codes[:, 60, 100:106] = 0
     codes[:, 58:63, 95:106] = np.where(codes[:, 58:63, 95:106] == 2, 0, codes[:, 58:63, 95:106])
-    out = keep_one_ventricle(codes, spacing, 0)
+    out, rival = keep_one_ventricle(codes, spacing, 0)
     assert not (out == 1)[rv_cavity].any() and (out == 1).sum() == (codes == 1).sum() - (codes == 1)[rv_cavity].sum()
     assert (out == 2)[lv_wall].all()
     assert (out == 2).sum() < lv_wall.sum() * 1.15
     single = codes.copy()
     single[(codes > 0) & ~lv_wall & (codes != 1)] = 0
     single[rv_cavity] = 0
-    assert keep_one_ventricle(single, spacing, 0) is single  # one cavity: left as it is
+    assert keep_one_ventricle(single, spacing, 0)[0] is single  # one cavity: left as it is
     closed, _, _ = _two_ventricles()
-    assert keep_one_ventricle(closed, spacing, 0) is closed  # no ring clearly the LV's: left as it is
-    assert rival_ventricle(closed, 0) and not rival_ventricle(codes, 0)  # ... and the run says so
-    picked = keep_one_ventricle(closed, spacing, 0, point_kji=(2, 60, 85))
+    left, rival_there = keep_one_ventricle(closed, spacing, 0)
+    assert left is closed  # no ring clearly the LV's: left as it is
+    assert rival_there and not rival  # ... and the run says so
+    picked, _ = keep_one_ventricle(closed, spacing, 0, point_kji=(2, 60, 85))
     assert (picked == 1)[rv_cavity].all() and not (picked == 1)[:, 60, 45].any()
 
 

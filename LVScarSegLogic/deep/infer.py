@@ -14,7 +14,7 @@ from .loading import load_model
 from .localization import (SWITCH_MARGIN, box_at, centre_candidate, localize_candidates, recentred, run_on,
                            search_lv, search_thresholds)
 from .networks import pick_device
-from .one_ventricle import keep_one_ventricle, rival_ventricle, trim_outgrowths
+from .one_ventricle import keep_one_ventricle, trim_outgrowths
 from .prediction import inference_plan, predict, to_working
 
 
@@ -113,12 +113,12 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
     point = None if lv_center_kji is None else [float(p) - b.start for p, b in zip(lv_center_kji, crop.box)]
     axis = slice_axis(tuple(spacing_kji)[::-1])
     voxel_ml = float(np.prod(spacing_kji)) / 1000.0
-    one = keep_one_ventricle(cls, spacing_kji, axis, point)
+    one, rival = keep_one_ventricle(cls, spacing_kji, axis, point)
     trimmed = trim_outgrowths(one, spacing_kji, axis)
     removed = {"second_ventricle_removed_ml": round(float(((cls > 0) & (one == 0)).sum()) * voxel_ml, 2),
                "wall_outgrowth_removed_ml": round(float(((one > 0) & (trimmed == 0)).sum()) * voxel_ml, 2)}
     cls = trimmed
-    if point is None and rival_ventricle(one, axis):
+    if rival and point is None:  # (a reader's point already decided)
         warnings.append(f"the {method} myocardium model drew two blood pools with a wall around each (one may be "
                         "the RV) and which is the LV is unclear: check the LV position, or give --lv-center")
     codes = np.zeros(image.shape, np.uint8)

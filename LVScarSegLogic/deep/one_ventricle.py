@@ -13,6 +13,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..masks import FULL_CONNECTIVITY, components_touching, plane_connectivity
+
 # A cavity component is a candidate for the LV when it is at least this fraction of the largest
 # one (on its slice in a thick-slice stack). The choice is clear when the chosen ring is more wall
 # than the next best by this margin (in a stack: per slice with more than one candidate, summed).
@@ -24,13 +26,13 @@ CLEAR_MARGIN = 0.05
 THICKNESS_FACTOR = 1.25
 
 
-def _plane(axis: Optional[int], full: bool = False) -> np.ndarray:
-    if axis is None:
-        return ndi.generate_binary_structure(3, 3 if full else 1)
-    structure = np.zeros((3, 3, 3), dtype=bool)
-    structure[tuple(1 if a == axis else slice(None) for a in range(3))] = (
-        True if full else ndi.generate_binary_structure(2, 1))
-    return structure
+FACES = ndi.generate_binary_structure(3, 1)
+
+
+def _joined_to_cavity(codes: np.ndarray, cavity: np.ndarray) -> np.ndarray:
+    """``codes`` (modified in place) keeping only the parts face-connected to ``cavity``."""
+    codes[~components_touching(codes > 0, cavity, FACES)] = 0
+    return codes
 
 
 def _slices(shape, axis: int):
@@ -104,22 +106,12 @@ def _best_track(options: List[Dict[int, float]], overlap) -> Tuple[List[Optional
 RIVAL_SHARE = 0.5
 
 
-def lv_cavity(codes: np.ndarray, axis: Optional[int], point_kji: Optional[Sequence[float]] = None) -> np.ndarray:
-    """The LV's blood pool (see :func:`_lv_cavity`)."""
-    return _lv_cavity(codes, axis, point_kji)[0]
-
-
-def rival_ventricle(codes: np.ndarray, axis: Optional[int]) -> bool:
-    """Whether the network drew two blood pools ringed by wall, alike enough that no choice is
-    made (``lv_cavity`` keeps both): a reader's point in the LV is needed."""
-    return _lv_cavity(codes, axis, None)[1]
-
-
-def _lv_cavity(codes: np.ndarray, axis: Optional[int], point_kji: Optional[Sequence[float]] = None
+def lv_cavity(codes: np.ndarray, axis: Optional[int], point_kji: Optional[Sequence[float]] = None
                ) -> Tuple[np.ndarray, bool]:
-    """(the LV's blood pool, whether a rival cavity left the choice open). The LV's blood pool: of the blood-pool components, the one ringed by wall; in a thick-slice
-    stack the track of in-plane components through the slices best ringed by wall and overlapping
-    from slice to slice. The best track must be clearly better than the best one through the
+    """(the LV's blood pool, whether a rival cavity left the choice open). The LV's blood pool:
+    of the blood-pool components, the one ringed by wall; in a thick-slice stack the track of
+    in-plane components through the slices best ringed by wall and overlapping from slice to
+    slice. The best track must be clearly better than the best one through the
     other components (by ``CLEAR_MARGIN`` per slice with a choice; a slice where the LV's is the
     only blood pool counts for it: the RV does not reach the apex), else every blood pool stays
     the LV's.
@@ -131,7 +123,7 @@ def _lv_cavity(codes: np.ndarray, axis: Optional[int], point_kji: Optional[Seque
         labels, n = ndi.label(cavity)
         if point is not None and labels[point]:
             return labels == labels[point], False
-        options = _candidates(labels, n, wall, _plane(None))
+        options = _candidates(labels, n, wall, FACES)
         ranked = sorted(options.items(), key=lambda item: -item[1])
         if len(ranked) > 1 and ranked[0][1] - ranked[1][1] <= CLEAR_MARGIN:
             return cavity, ranked[1][1] >= RIVAL_SHARE * ranked[0][1]
@@ -164,35 +156,32 @@ def _lv_cavity(codes: np.ndarray, axis: Optional[int], point_kji: Optional[Seque
 
 
 def keep_one_ventricle(codes: np.ndarray, spacing_kji: Sequence[float], axis: Optional[int],
-                       point_kji: Optional[Sequence[float]] = None) -> np.ndarray:
-    """``codes`` without a second cavity beyond the LV's wall and the wall drawn around it (a copy;
-    the input is returned as it is when there is none). ``axis``: a thick-slice stack's slice
-    axis (per-slice choices and in-plane distances) or None (3D)."""
+                       point_kji: Optional[Sequence[float]] = None) -> Tuple[np.ndarray, bool]:
+    """(``codes`` without a second cavity beyond the LV's wall and the wall drawn around it (a
+    copy; the input as it is when there is none), whether a rival cavity ringed alike left the
+    choice open: then both stay and a reader's point in the LV is needed). ``axis``: a
+    thick-slice stack's slice axis (per-slice choices and in-plane distances) or None (3D)."""
     cavity, wall = codes == 1, codes == 2
-    lv = lv_cavity(codes, axis, point_kji)
+    lv, rival = lv_cavity(codes, axis, point_kji)
     others = cavity & ~lv
     if not others.any() or not lv.any():
-        return codes
+        return codes, rival
     to_lv = distance_mm(lv, spacing_kji, axis)
     owned = wall & (to_lv <= distance_mm(others, spacing_kji, axis)) & np.isfinite(to_lv)
     if not owned.any():
-        return codes
+        return codes, rival
     thickness = float(np.percentile(to_lv[owned], 90))
     # a cavity fragment inside the LV's ring (blood between trabeculae) is the LV's; one lying
     # mostly beyond the LV's wall is another cavity
-    labels, n = ndi.label(others, structure=_plane(axis, full=True))
+    labels, n = ndi.label(others, structure=FULL_CONNECTIVITY if axis is None else plane_connectivity(axis))
     median = ndi.median(np.where(np.isfinite(to_lv), to_lv, 1e6), labels, np.arange(1, n + 1))
     beyond = np.isin(labels, 1 + np.flatnonzero(np.asarray(median) > thickness))
     if not beyond.any():
-        return codes
+        return codes, rival
     theirs = wall & (to_lv > THICKNESS_FACTOR * thickness) & (distance_mm(beyond, spacing_kji, axis) < to_lv)
     out = codes.copy()
     out[beyond | theirs] = 0
-    # what is left: the parts joined to the LV's blood pool
-    parts, _ = ndi.label(out > 0, structure=ndi.generate_binary_structure(3, 1))
-    joined = np.unique(parts[lv])
-    out[~np.isin(parts, joined[joined > 0])] = 0
-    return out
+    return _joined_to_cavity(out, lv), rival
 
 
 # Wall in a thick-slice stack further from the LV cavity than this multiple of the slice's
@@ -230,9 +219,4 @@ def trim_outgrowths(codes: np.ndarray, spacing_kji: Sequence[float], axis: Optio
             if out is codes:
                 out = codes.copy()
             out[sl][ys[far], xs[far]] = 0
-    if out is codes:
-        return codes
-    parts, _ = ndi.label(out > 0, structure=ndi.generate_binary_structure(3, 1))
-    joined = np.unique(parts[out == 1])
-    out[~np.isin(parts, joined[joined > 0])] = 0
-    return out
+    return codes if out is codes else _joined_to_cavity(out, out == 1)
