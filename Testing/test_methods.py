@@ -506,7 +506,7 @@ def test_per_slice_statistics_keep_each_slice_s_mean_and_share_the_median_sd():
     """One slice with three times the noise must not set its own, far higher threshold (its
     remote SD from a few dozen voxels is what lifted n-SD past the scar); each slice's mean
     still follows its gain."""
-    from LVScarSegLogic.methods.reference import remote_mask, remote_reference
+    from LVScarSegLogic.methods.reference import CLIP_SD, mean_sd, remote_mask, remote_reference
 
     image, wall, scar, grid, _, _ = ring(seed=8)
     stack = Grid.make(image.shape, (1.4, 1.4, 8.0), (0, 0, 0), np.eye(3))
@@ -515,13 +515,38 @@ def test_per_slice_statistics_keep_each_slice_s_mean_and_share_the_median_sd():
     rng = np.random.default_rng(3)
     image[3] += (rng.standard_normal(image[3].shape) * 0.09).astype(np.float32)
     inp = ScarInput(image=image, myocardium=wall, grid=stack)
-    mean, sd, info = remote_reference(inp, "auto", 0.25, [])
+    mean, sd, info = remote_reference(inp, "auto", 0.25, [], clip=CLIP_SD)  # as n-SD asks for them
     remote, _ = remote_mask(inp, 0.25, 0)
     per_slice = [image[k][remote[k]] for k in range(image.shape[0]) if remote[k].sum() >= 20]
     assert info["per_slice"] is True and len(per_slice) == image.shape[0]
-    np.testing.assert_allclose(sd.ravel(), np.median([v.std(ddof=1) for v in per_slice]), rtol=1e-5)
-    np.testing.assert_allclose(mean.ravel(), [v.mean() for v in per_slice], rtol=1e-5)
+    stats = [mean_sd(v, CLIP_SD) for v in per_slice]
+    np.testing.assert_allclose(sd.ravel(), np.median([s for _, s in stats]), rtol=1e-5)
+    np.testing.assert_allclose(mean.ravel(), [m for m, _ in stats], rtol=1e-5)
     assert sd.ravel()[3] < 0.5 * image[3][remote[3]].std(ddof=1)
+
+
+def test_automatic_remote_sd_ignores_enhancement_it_caught_but_a_drawn_roi_is_taken_as_drawn():
+    """Where infarct covers most of a slice's wall the quietest quarter still holds some of it; those
+    voxels must not widen the remote SD (n-SD's threshold then passed the scar). Clean Gaussian
+    noise keeps an unbiased SD, and a reader's ROI is used as drawn."""
+    from LVScarSegLogic.methods.reference import CLIP_SD, mean_sd, remote_reference
+
+    rng = np.random.default_rng(5)
+    clean = rng.normal(100.0, 10.0, 4000)
+    m, s = mean_sd(clean, CLIP_SD)
+    assert m == pytest.approx(100.0, abs=0.6) and s == pytest.approx(10.0, rel=0.03)
+    caught = np.concatenate([clean, rng.normal(250.0, 10.0, 200)])  # 5 % enhancement at +15 SD
+    assert caught.std(ddof=1) > 2.5 * 10.0
+    m, s = mean_sd(caught, CLIP_SD)
+    assert m == pytest.approx(100.0, abs=0.6) and s == pytest.approx(10.0, rel=0.03)
+
+    image, wall, scar, grid, _, _ = ring(seed=2)
+    drawn = wall & ~scar
+    drawn_bright = drawn | scar  # a reader's ROI that includes the scar
+    _, sd, info = remote_reference(ScarInput(image=image, myocardium=wall, grid=grid, remote=drawn_bright),
+                                   "volume", 0.25, [], clip=CLIP_SD)
+    assert info["remote_source"] == "user"
+    assert float(sd.ravel()[0]) == pytest.approx(image[drawn_bright].std(ddof=1), rel=1e-5)
 
 
 def test_textbook_variants_are_the_literature_forms_without_our_post_processing():

@@ -2,6 +2,7 @@
 the blood signal. Computed once per run and cached on the ScarInput."""
 from __future__ import annotations
 
+import math
 from typing import Dict, Optional, Tuple
 
 import numpy as np
@@ -39,26 +40,68 @@ def remote_mask(inp: ScarInput, fraction: float = REMOTE_FRACTION, axis: Optiona
                                                     per_slice_axis=axis)), "automatic"
 
 
+# The automatic remote ROI is the quietest quarter of the wall by its 10 mm local mean, and in a
+# slice where infarct covers most of the wall it still catches some of it, which widens the SD and
+# lifts n-SD's threshold past the scar (second phantom style, one exam: 0.72 with this ROI, 0.84 with
+# the true healthy wall). A reader drawing remote avoids enhancement, so the automatic ROI drops
+# values beyond CLIP_SD SD, iterated, and corrects the clipped SD to stay unbiased for Gaussian
+# noise. Training sets, STRM-5: second style 0.721 -> 0.728, EMIDEC (expert wall) 0.669 -> 0.676.
+# A reader's own ROI is taken as drawn. Only n-SD's threshold asks for it (remote_reference's
+# ``clip``): where a healthy wall's tails are heavier than Gaussian it lowers the threshold a little
+# (EMIDEC held-out healthy exams, n-SD: mean false infarct 3.4 -> 4.3 %), and given to every method's
+# reference (significance test, FWHM's floor, seeds) it raised the held-out healthy exams' worst
+# false infarct from 16-19 % to 33-36 % for FWHM, GMM and graph cut.
+CLIP_SD = 3.0
+
+
+def _clipped_sd_ratio(c: float) -> float:
+    """SD of a normal sample clipped iteratively at +-c of its own SD, as a fraction of the true SD
+    (the fixed point of the truncated-normal variance; 0.985 at c = 3)."""
+    a = 1.0
+    for _ in range(50):
+        x = c * a
+        density = math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+        a = math.sqrt(1 - 2 * x * density / math.erf(x / math.sqrt(2)))
+    return a
+
+
+def mean_sd(values: np.ndarray, clip: float = 0.0) -> Tuple[float, float]:
+    """Mean and SD (ddof 1) of ``values``; with ``clip`` > 0, of the values within ``clip`` SD of
+    the mean (iterated until none is dropped), the SD scaled back to an unbiased Gaussian estimate."""
+    v = np.asarray(values, dtype=np.float64)
+    if clip > 0 and v.size > 2:
+        for _ in range(10):
+            keep = np.abs(v - v.mean()) <= clip * v.std(ddof=1)
+            if keep.all() or keep.sum() < 3:
+                break
+            v = v[keep]
+    sd = float(v.std(ddof=1)) if v.size > 1 else 0.0
+    if clip > 0:
+        sd /= _clipped_sd_ratio(clip)
+    return float(v.mean()), sd
+
+
 def remote_stats(inp: ScarInput) -> Tuple[float, float]:
     """Volume-level mean and SD of remote myocardium (default automatic ROI or the user's)."""
     def compute():
-        mask, _ = remote_mask(inp)
+        mask, source = remote_mask(inp)
         v = inp.image[mask]
         if v.size < 2:
             v = inp.image[inp.myocardium]
-        return float(v.mean()), float(max(v.std(ddof=1), 1e-6))
+        m, sd = mean_sd(v)
+        return m, max(sd, 1e-6)
     return inp.cached("remote_stats", compute)
 
 
-def remote_reference(inp: ScarInput, statistics: str, fraction: float, warnings) -> Tuple[np.ndarray, np.ndarray, Dict]:
+def remote_reference(inp: ScarInput, statistics: str, fraction: float, warnings,
+                     clip: float = 0.0) -> Tuple[np.ndarray, np.ndarray, Dict]:
     """Mean and SD of remote myocardium, broadcastable to the image: global, or per slice (each
     slice's own mean, the median of the slices' SDs)."""
     axis = stats_axis(statistics, inp.spacing)
     remote, source = remote_mask(inp, fraction, axis)
     image, myo = inp.image, inp.myocardium
-    values = image[remote]
-    g_mean = float(values.mean())
-    g_sd = float(values.std(ddof=1)) if values.size > 1 else 0.0
+    clip = clip if source == "automatic" else 0.0
+    g_mean, g_sd = mean_sd(image[remote], clip)
     shape = [1, 1, 1]
     if axis is None:
         mean = np.full(shape, g_mean, dtype=np.float32)
@@ -74,8 +117,8 @@ def remote_reference(inp: ScarInput, statistics: str, fraction: float, warnings)
             index[axis] = s
             v = image[tuple(index)][remote[tuple(index)]]
             if v.size >= 20:
-                mean[s] = v.mean()
-                slice_sds.append((s, float(v.std(ddof=1))))
+                mean[s], slice_sd = mean_sd(v, clip)
+                slice_sds.append((s, slice_sd))
             elif myo[tuple(index)].any():
                 fallback += 1
         # Each slice keeps its own mean (slices exported with their own window or coil shading

@@ -15,7 +15,7 @@ from .base import ScarInput, ScarResult
 from .common import local_mean
 from .common_params import CORE_SD, SLICE_STATISTICS, VARIANT
 from .declare import scar_method
-from .reference import remote_reference, remote_stats
+from .reference import CLIP_SD, remote_reference, remote_stats
 from .registry import Param
 
 
@@ -26,7 +26,8 @@ from .registry import Param
             "between gray_n and n SD.",
     doc="n-SD: scar > remote mean + n SD, gray zone from `gray_n` SD. Remote: `--remote MASK`, or "
         "proposed automatically (border-eroded wall with the lowest 10 mm local mean: healthy-looking "
-        "myocardium away from enhancement and edges). Statistics per slice (2D stacks, Bondarenko 2005: "
+        "myocardium away from enhancement and edges; its mean and SD over the values within 3 SD, iterated, "
+        "the SD corrected for the clipping). Statistics per slice (2D stacks, Bondarenko 2005: "
         "each slice's remote mean, the median of the slices' remote SDs) or per volume.",
     params=(
         Param("n", "float", 5.0, "Number of standard deviations above the remote mean (5 SD matched "
@@ -52,7 +53,9 @@ def strm(inp: ScarInput, n: float, gray_n: float, statistics: str, remote_fracti
     if variant == "textbook":
         statistics = "volume"
     inp.progress(0.2, "strm: remote myocardium statistics")
-    mean, sd, info = remote_reference(inp, statistics, remote_fraction, warnings)
+    # the textbook form keeps the plain ROI (a reader's, in the literature)
+    clip = CLIP_SD if variant != "textbook" else 0.0
+    mean, sd, info = remote_reference(inp, statistics, remote_fraction, warnings, clip=clip)
     image, myo = inp.image, inp.myocardium
     threshold = mean + n * sd
     scar = myo & (image > threshold)
