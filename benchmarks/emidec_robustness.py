@@ -4,7 +4,8 @@ stacks have); that, padded to a 144 mm wider field of view with Rayleigh backgro
 gamma of 0.6 or 1.6 on a 0-4000 scale; a 16-bit style linear rescale (x37 + 200); and every
 second slice only (20 mm apart, as the 12-23 mm stacks of 2-6 slices elsewhere), at 1.5 or 0.75 mm, and
 at 0.75 mm in the wider field of view (x2padsparse: closest to multi-centre stacks of 2-6
-slices at 0.73 mm and 350 mm). ``--scar`` adds the default scar method behind the model's wall.
+slices at 0.73 mm and 350 mm); mirrored in-plane (flip), turned by 90 degrees in-plane (rot90), and
+with the slices in the opposite order (reversed), as other scanners and exports orient a stack. ``--scar`` adds the default scar method behind the model's wall.
 
     python benchmarks/emidec_robustness.py EMIDEC_DIR [--split train] [--every 8] [--modes native,x2,...]
 
@@ -24,7 +25,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-MODES = ("native", "x2", "x2pad", "gamma0.6", "gamma1.6", "wide16", "sparse", "x2sparse", "x2padsparse")
+MODES = ("native", "x2", "x2pad", "gamma0.6", "gamma1.6", "wide16", "sparse", "x2sparse", "x2padsparse",
+         "flip", "rot90", "reversed")
 PAD_VOXELS = 48  # each side, at 0.75 mm: 72 mm
 
 
@@ -51,6 +53,14 @@ def transformed(image: np.ndarray, masks, spacing_ijk, mode: str):
         image = (np.clip((image - lo) / (hi - lo), 0, 1) ** float(mode[5:]) * 4000).astype(np.float32)
     if mode == "wide16":
         image = (image * 37.0 + 200).astype(np.float32)
+    if mode == "flip":  # mirrored in-plane (the RV on the other side of the septum)
+        image, masks = image[:, :, ::-1].copy(), [m[:, :, ::-1].copy() for m in masks]
+    if mode == "rot90":  # rows and columns swapped and one of them reversed (another in-plane orientation)
+        image = np.rot90(image, 1, axes=(1, 2)).copy()
+        masks = [np.rot90(m, 1, axes=(1, 2)).copy() for m in masks]
+        spacing = spacing[[1, 0, 2]]
+    if mode == "reversed":  # slices stored apex to base instead of base to apex
+        image, masks = image[::-1].copy(), [m[::-1].copy() for m in masks]
     if mode.endswith("sparse"):  # every second slice, from the second: the stack's ends change too
         image, masks = image[1::2], [m[1::2] for m in masks]
         spacing = spacing.copy()
