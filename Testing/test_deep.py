@@ -158,6 +158,40 @@ def test_the_image_centre_is_a_candidate_when_the_localizer_proposes_only_elsewh
     assert localization.centre_candidate(image.shape, spacing, [corner]) is None
 
 
+
+def test_an_oversized_candidate_gets_a_box_around_its_peak_as_one_more_candidate(lowres_case, monkeypatch):
+    """In a wide field of view the localizer's LV region can run into the RV and the atria; a
+    candidate box wider than OVERSIZED_MM gets a search-window box around its peak (a stack keeps
+    the candidate's slices), which the myocardium network judges like the others."""
+    from LVScarSegLogic import labels as L
+    from LVScarSegLogic.deep import infer, localization
+
+    stack = (10.0, 0.75, 0.75)
+    wide = (slice(0, 6), slice(10, 400), slice(0, 300))  # 292 x 225 mm in-plane
+    small = (slice(1, 5), slice(100, 220), slice(100, 220))  # 90 mm
+    boxes = localization.peak_candidates([(wide, 9.0), (small, 3.0)], [[2.0, 300.0, 150.0], [3.0, 160.0, 160.0]],
+                                         (6, 480, 480), stack)
+    assert len(boxes) == 1
+    (k, j, i), = boxes
+    assert k == wide[0] and (j.stop - j.start) * 0.75 == pytest.approx(localization.SEARCH_WINDOW_MM, abs=1.5)
+    assert j.start < 300 < j.stop and i.start < 150 < i.stop
+
+    image = lowres_case["array"].astype(np.float32)
+    truth = lowres_case["codes"]
+    spacing = tuple(reversed(lowres_case["grid"].spacing))
+    everything = tuple(slice(0, n) for n in image.shape)
+    centre = [float(np.mean(ix)) for ix in np.nonzero(L.lv_myocardium(truth))]
+    monkeypatch.setattr(localization, "OVERSIZED_MM", 0.5 * min(n * s for n, s in zip(image.shape, spacing)))
+    monkeypatch.setattr(localization, "CENTRE_CANDIDATE", False)
+    monkeypatch.setattr(infer, "localize_candidates",
+                        lambda *a, **k: ([(everything, 900.0)], {"model": "stub", "peaks_kji": [centre]}))
+    codes, _, details, _ = infer.segment_myocardium(image, spacing, "cmpunet", device="cpu")
+    loc = details["localizer"]
+    assert "peaks_kji" not in loc and len(loc["candidates"]) == 2
+    assert loc["candidates"][1]["source"] == "the peak of an oversized candidate"
+    assert "lv_plausibility" in loc["candidates"][1]
+    assert _dice(codes == L.MYOCARDIUM, L.lv_myocardium(truth)) > 0.75
+
 # The localization logic is checked on a phantom with the phantom-trained model, whose outputs on
 # phantoms are the best understood; the default ("best") set is EMIDEC-trained.
 def _phantom_model() -> str:

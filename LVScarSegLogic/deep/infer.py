@@ -11,8 +11,8 @@ import torch
 from ..masks import slice_axis
 from . import localization, prep
 from .loading import load_model
-from .localization import (SWITCH_MARGIN, box_at, centre_candidate, localize_candidates, recentred, run_on,
-                           search_lv, search_thresholds)
+from .localization import (SWITCH_MARGIN, box_at, centre_candidate, localize_candidates, peak_candidates,
+                           recentred, run_on, search_lv, search_thresholds)
 from .networks import pick_device
 from .one_ventricle import keep_one_ventricle, trim_outgrowths
 from .prediction import inference_plan, predict, to_working
@@ -50,6 +50,10 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
             boxes = [b for b, _ in found]
             loc["candidates"] = [{"box_kji": [[s.start, s.stop] for s in b], "localizer_score": round(score, 1)}
                                  for b, score in found]
+            for box in peak_candidates(found, loc.pop("peaks_kji", []), image.shape, spacing_kji):
+                boxes.append(box)
+                loc["candidates"].append({"box_kji": [[s.start, s.stop] for s in box], "localizer_score": None,
+                                          "source": "the peak of an oversized candidate"})
             centre = centre_candidate(image.shape, spacing_kji, boxes)
             if centre is not None:
                 boxes.append(centre)
@@ -72,8 +76,8 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
         if localized:
             loc["chosen"] = chosen
             if chosen:
-                which = ("the box at the image's centre" if loc["candidates"][chosen].get("source")
-                         else f"candidate {chosen + 1} of {len(boxes)}")
+                source = loc["candidates"][chosen].get("source")
+                which = (f"the box at {source}" if source else f"candidate {chosen + 1} of {len(boxes)}")
                 warnings.append(f"the LV localizer's strongest candidate did not look like an LV to the {method} "
                                 f"myocardium model; {which} was used (check the LV position)")
         else:
