@@ -5,7 +5,8 @@ gamma of 0.6 or 1.6 on a 0-4000 scale; a 16-bit style linear rescale (x37 + 200)
 second slice only (20 mm apart, as the 12-23 mm stacks of 2-6 slices elsewhere), at 1.5 or 0.75 mm, and
 at 0.75 mm in the wider field of view (x2padsparse: closest to multi-centre stacks of 2-6
 slices at 0.73 mm and 350 mm); mirrored in-plane (flip), turned by 90 degrees in-plane (rot90), and
-with the slices in the opposite order (reversed), as other scanners and exports orient a stack. ``--scar`` adds the default scar method behind the model's wall.
+with the slices in the opposite order (reversed), as other scanners and exports orient a stack.
+``--scar`` adds the default scar method behind the model's wall.
 
     python benchmarks/emidec_robustness.py EMIDEC_DIR [--split train] [--every 8] [--modes native,x2,...]
 
@@ -59,7 +60,7 @@ def transformed(image: np.ndarray, masks, spacing_ijk, mode: str):
         image = np.rot90(image, 1, axes=(1, 2)).copy()
         masks = [np.rot90(m, 1, axes=(1, 2)).copy() for m in masks]
         spacing = spacing[[1, 0, 2]]
-    if mode == "reversed":  # slices stored apex to base instead of base to apex
+    if mode == "reversed":  # the slices stored in the opposite order (scanners and exports differ)
         image, masks = image[::-1].copy(), [m[::-1].copy() for m in masks]
     if mode.endswith("sparse"):  # every second slice, from the second: the stack's ends change too
         image, masks = image[1::2], [m[1::2] for m in masks]

@@ -140,7 +140,8 @@ def localize_candidates(image: np.ndarray, spacing_kji, device: str = "auto", mo
     """([(box, score), ...] strongest first, details): boxes (k, j, i slices of the input) around
     the localizer's LV candidates plus a 15 mm margin. A candidate is a connected region of LV
     probability >= 0.5; its score is the summed probability (localizer voxels). Candidates weaker
-    than 5 % of the strongest are dropped. Empty when the localizer finds no LV."""
+    than 5 % of the strongest are dropped. Empty when the localizer finds no LV. ``details["peaks_kji"]``:
+    each candidate's most probable point (input voxel index, k, j, i)."""
     from scipy import ndimage as ndi
 
     model, task, info = load_model("lv-localizer", model_path, device)
@@ -153,7 +154,8 @@ def localize_candidates(image: np.ndarray, spacing_kji, device: str = "auto", mo
         return [], details
     scores = ndi.sum(lv_prob, labels, index=np.arange(1, n + 1))
     order = np.argsort(-scores, kind="stable")[:max_candidates]
-    # each candidate's peak: the most probable point of its region, smoothed over 20 mm in-plane
+    # each candidate's peak (for peak_candidates): the most probable point of its region, smoothed
+    # over 20 mm along the array's last two axes (in-plane for a stack stored slice by slice)
     smooth = ndi.uniform_filter(lv_prob, size=(1, 5, 5))
     found, peaks = [], []
     for c in order:

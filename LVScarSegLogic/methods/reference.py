@@ -84,7 +84,7 @@ def mean_sd(values: np.ndarray, clip: float = 0.0) -> Tuple[float, float]:
 def remote_stats(inp: ScarInput) -> Tuple[float, float]:
     """Volume-level mean and SD of remote myocardium (default automatic ROI or the user's)."""
     def compute():
-        mask, source = remote_mask(inp)
+        mask, _ = remote_mask(inp)
         v = inp.image[mask]
         if v.size < 2:
             v = inp.image[inp.myocardium]
