@@ -97,8 +97,8 @@ def segment_myocardium(image: np.ndarray, spacing_kji, method: str, device: str 
             found_score = found.plausibility if found is not None else 0.0
             loc["search"] = {"windows": n_windows, "best_lv_plausibility": round(found_score, 3), "finished": finished}
             if found is not None and not finished:
-                warnings.append(f"the search for the LV stopped after {n_windows} of its windows, those nearest the image's centre "
-                                f"(at most {localization.MAX_SEARCH_WINDOWS} windows and "
+                warnings.append(f"the search for the LV stopped after {n_windows} of its windows, those nearest the "
+                                f"image's centre (at most {localization.MAX_SEARCH_WINDOWS} windows and "
                                 f"{localization.SEARCH_TIME_LIMIT_S:g} s; the best window so far was used if it "
                                 "looked like an LV)")
             if found is not None and found_score >= accept:
